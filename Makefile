@@ -1,0 +1,50 @@
+# edgeroom: `make run` serves on http://127.0.0.1:8787, `make test` runs everything.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8787
+DATA_DIR ?= .edgeroom
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck pytest install dev clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,redis,browser]'
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+## Start the service on the embedded default (SQLite + files, no other server).
+run: install
+	$(BIN)/edgeroom migrate --data-dir $(DATA_DIR)
+	$(BIN)/edgeroom serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+
+## The whole suite plus ruff and mypy. Set EDGEROOM_REQUIRE_ALL=1 to turn skips into failures.
+test: dev lint typecheck pytest
+
+lint: dev
+	$(BIN)/ruff check app primitives tests bench
+	$(BIN)/ruff format --check app primitives tests bench
+
+typecheck: dev
+	$(BIN)/mypy app primitives tests bench
+
+pytest: dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: dev
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DATA_DIR)
