@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app._runtime import Response
 
 __all__ = ["Route", "Router"]
 
-Handler = Callable[..., Awaitable[Any]]
+Handler = Callable[..., Awaitable["Response"]]
 _PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -41,14 +44,18 @@ class Router:
     def add(self, method: str, path: str, handler: Handler) -> None:
         self._routes.append(Route(method.upper(), _compile(path), handler))
 
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | tuple[None, set[str]]:
+    def match(
+        self, method: str, path: str
+    ) -> tuple[Handler, dict[str, str]] | tuple[None, set[str]]:
         """The handler and path parameters, or ``(None, allowed_methods)`` (empty if no path matched)."""
         allowed: set[str] = set()
         for route in self._routes:
             found = route.pattern.match(path)
             if not found:
                 continue
-            if route.method == method.upper() or (route.method == "GET" and method.upper() == "HEAD"):
+            if route.method == method.upper() or (
+                route.method == "GET" and method.upper() == "HEAD"
+            ):
                 return route.handler, found.groupdict()
             allowed.add(route.method)
         return None, allowed

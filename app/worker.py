@@ -28,7 +28,9 @@ class Default(WorkerEntrypoint):
         if handler is None:
             if found:
                 return Response.json(
-                    {"error": "method not allowed"}, status=405, headers={"allow": ", ".join(sorted(found))}
+                    {"error": "method not allowed"},
+                    status=405,
+                    headers={"allow": ", ".join(sorted(found))},
                 )
             return Response.json({"error": "not found"}, status=404)
         assert isinstance(found, dict)

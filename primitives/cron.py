@@ -16,10 +16,16 @@ from datetime import UTC, datetime, timedelta
 
 __all__ = ["CronError", "CronExpression"]
 
-_MONTHS = {name: i for i, name in enumerate(
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1
-)}
-_WEEKDAYS = {name: i for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], start=1)}
+_MONTHS = {
+    name: i
+    for i, name in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
+        start=1,
+    )
+}
+_WEEKDAYS = {
+    name: i for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], start=1)
+}
 #: Searching further than this many days ahead means the expression never matches (e.g. Feb 30).
 _MAX_SEARCH_DAYS = 366 * 5
 
@@ -79,7 +85,12 @@ class _DaySpec:
 
     @property
     def dom_restricted(self) -> bool:
-        return self.days is not None or self.last_day or self.last_weekday_of_month or bool(self.nearest_weekday)
+        return (
+            self.days is not None
+            or self.last_day
+            or self.last_weekday_of_month
+            or bool(self.nearest_weekday)
+        )
 
     @property
     def dow_restricted(self) -> bool:
@@ -93,7 +104,9 @@ class _DaySpec:
             return True
         if self.last_weekday_of_month and day.day == _nearest_weekday(day.year, day.month, last):
             return True
-        return any(day.day == _nearest_weekday(day.year, day.month, n) for n in self.nearest_weekday)
+        return any(
+            day.day == _nearest_weekday(day.year, day.month, n) for n in self.nearest_weekday
+        )
 
     def _dow_matches(self, day: datetime) -> bool:
         weekday = (day.isoweekday() % 7) + 1  # Sunday -> 1 ... Saturday -> 7
@@ -150,7 +163,9 @@ def _parse_dom(text: str, expr: str) -> _DaySpec:
     )
 
 
-def _parse_dow(text: str, expr: str) -> tuple[frozenset[int] | None, frozenset[int], frozenset[tuple[int, int]]]:
+def _parse_dow(
+    text: str, expr: str
+) -> tuple[frozenset[int] | None, frozenset[int], frozenset[tuple[int, int]]]:
     if text in ("*", "?"):
         return None, frozenset(), frozenset()
     plain: set[int] = set()

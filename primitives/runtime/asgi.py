@@ -49,8 +49,15 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _HOP_BY_HOP = frozenset(
-    {"connection", "upgrade", "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions",
-     "transfer-encoding", "content-length"}
+    {
+        "connection",
+        "upgrade",
+        "sec-websocket-accept",
+        "sec-websocket-protocol",
+        "sec-websocket-extensions",
+        "transfer-encoding",
+        "content-length",
+    }
 )
 
 
@@ -62,7 +69,9 @@ def new_request_id() -> str:
     return secrets.token_hex(8)
 
 
-def _json_body(status: int, payload: dict[str, Any], request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def _json_body(
+    status: int, payload: dict[str, Any], request_id: str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     body = orjson.dumps(payload)
     headers = [
         (b"content-type", b"application/json"),
@@ -77,7 +86,7 @@ class EdgeroomApp:
 
     def __init__(
         self,
-        entrypoint: type,
+        entrypoint: type[Any],
         env: Env,
         *,
         assets_dir: Path | None = None,
@@ -87,9 +96,11 @@ class EdgeroomApp:
         test_scheduled: bool = False,
         crons: tuple[str, ...] = (),
     ) -> None:
-        if not inspect.isclass(entrypoint) or not inspect.iscoroutinefunction(getattr(entrypoint, "fetch", None)):
+        if not inspect.isclass(entrypoint) or not inspect.iscoroutinefunction(
+            getattr(entrypoint, "fetch", None)
+        ):
             raise TypeError(f"{entrypoint!r} must be a class with an async fetch(request) method")
-        self.entrypoint = entrypoint
+        self.entrypoint: type[Any] = entrypoint
         self.env = env
         self.max_body_bytes = max_body_bytes
         self.ws_outbound_limit = ws_outbound_limit
@@ -99,7 +110,11 @@ class EdgeroomApp:
         self._bridges: set[SocketBridge] = set()
         self._closing = False
         self._closed = False
-        self._static = StaticFiles(directory=assets_dir, html=True) if assets_dir and assets_dir.is_dir() else None
+        self._static = (
+            StaticFiles(directory=assets_dir, html=True)
+            if assets_dir and assets_dir.is_dir()
+            else None
+        )
         if crons and not inspect.iscoroutinefunction(getattr(entrypoint, "scheduled", None)):
             raise TypeError(
                 f"wrangler.toml declares cron triggers but {entrypoint.__name__} has no async scheduled()"
@@ -128,14 +143,19 @@ class EdgeroomApp:
                 await start()
         self.scheduler.start()
 
-    async def close_websockets(self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down") -> None:
+    async def close_websockets(
+        self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down"
+    ) -> None:
         """Close every bridged socket with ``code`` and wait (bounded) until they are done."""
         self._closing = True
         bridges = list(self._bridges)
         for bridge in bridges:
             bridge.close(code, reason)
         if bridges:
-            await asyncio.wait([asyncio.ensure_future(b.done.wait()) for b in bridges], timeout=self.shutdown_timeout)
+            await asyncio.wait(
+                [asyncio.ensure_future(b.done.wait()) for b in bridges],
+                timeout=self.shutdown_timeout,
+            )
 
     async def shutdown(self) -> None:
         """Close sockets, stop the scheduler, finish waitUntil work, flush and close storage."""
@@ -172,13 +192,15 @@ class EdgeroomApp:
     async def _call_fetch(self, request: Request, request_id: str) -> Response:
         try:
             instance = self.entrypoint(self._context(), self.env)
-            response = await instance.fetch(request)
+            response: Any = await instance.fetch(request)
         except BodyTooLarge as exc:
             return Response.json({"error": str(exc)}, status=413)
         except _ClientGone:
             raise
         except Exception:
-            log.exception("unhandled error in fetch", extra={"request_id": request_id, "path": request.path})
+            log.exception(
+                "unhandled error in fetch", extra={"request_id": request_id, "path": request.path}
+            )
             return Response.json({"error": "internal error", "request_id": request_id}, status=500)
         if not isinstance(response, Response):
             log.error(
@@ -200,7 +222,9 @@ class EdgeroomApp:
             else:
                 await handler(controller)
         except Exception:
-            log.exception("scheduled() failed", extra={"cron": cron, "scheduled_time": scheduled_time_ms})
+            log.exception(
+                "scheduled() failed", extra={"cron": cron, "scheduled_time": scheduled_time_ms}
+            )
             return False
         return True
 
@@ -208,7 +232,9 @@ class EdgeroomApp:
     def _build_request(self, scope: Scope, receive: Receive | None) -> Request:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         host = next((v for k, v in headers if k == "host"), None) or _server_host(scope)
-        scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
+        scheme = {"ws": "http", "wss": "https"}.get(
+            scope.get("scheme", "http"), scope.get("scheme", "http")
+        )
         query = scope.get("query_string", b"").decode("latin-1")
         path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
         if "?" in path:
@@ -252,7 +278,9 @@ class EdgeroomApp:
             if declared is not None and declared > self.max_body_bytes:
                 status = await self._send_plain(
                     send,
-                    *_json_body(413, {"error": str(BodyTooLarge(self.max_body_bytes, declared))}, request_id),
+                    *_json_body(
+                        413, {"error": str(BodyTooLarge(self.max_body_bytes, declared))}, request_id
+                    ),
                 )
                 return
             if self.test_scheduled and scope["path"] == "/__scheduled":
@@ -276,12 +304,16 @@ class EdgeroomApp:
                 },
             )
 
-    async def _send_plain(self, send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+    async def _send_plain(
+        self, send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> int:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return status
 
-    async def _send_response(self, send: Send, response: Response, request_id: str, *, head: bool) -> None:
+    async def _send_response(
+        self, send: Send, response: Response, request_id: str, *, head: bool
+    ) -> None:
         try:
             headers = [
                 (k.encode("latin-1"), v.encode("latin-1"))
@@ -290,7 +322,10 @@ class EdgeroomApp:
             ]
         except UnicodeEncodeError:
             log.error("response header is not latin-1", extra={"request_id": request_id})
-            await self._send_plain(send, *_json_body(500, {"error": "internal error", "request_id": request_id}, request_id))
+            await self._send_plain(
+                send,
+                *_json_body(500, {"error": "internal error", "request_id": request_id}, request_id),
+            )
             return
         headers.append((b"x-request-id", request_id.encode()))
         stream = response.body
@@ -301,7 +336,9 @@ class EdgeroomApp:
             headers.append((b"content-length", str(stream.length).encode()))
         if buffered is not None:
             headers.append((b"content-length", str(len(buffered)).encode()))
-            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
             await send({"type": "http.response.body", "body": b"" if head else buffered})
             return
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
@@ -324,7 +361,9 @@ class EdgeroomApp:
         full_path, stat_result = self._static.lookup_path(path.lstrip("/"))
         return stat_result is not None and bool(full_path)
 
-    async def _serve_asset(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> int:
+    async def _serve_asset(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str
+    ) -> int:
         assert self._static is not None
         status = 200
 
@@ -332,7 +371,10 @@ class EdgeroomApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         await self._static(dict(scope), receive, send_with_id)
@@ -344,7 +386,10 @@ class EdgeroomApp:
         when = int(query.get("time") or self.env.clock.now_ms())
         ok = await self.run_scheduled(cron, when)
         body = b"Ran scheduled event" if ok else b"scheduled event failed"
-        headers = [(b"content-type", b"text/plain;charset=UTF-8"), (b"x-request-id", request_id.encode())]
+        headers = [
+            (b"content-type", b"text/plain;charset=UTF-8"),
+            (b"x-request-id", request_id.encode()),
+        ]
         return await self._send_plain(send, 200 if ok else 500, headers, body)
 
     # -- WebSocket ----------------------------------------------------------------------------------
@@ -375,14 +420,18 @@ class EdgeroomApp:
         if protocol:
             accept["subprotocol"] = protocol
         await send(accept)
-        bridge = SocketBridge(client, receive, send, request_id=request_id, outbound_limit=self.ws_outbound_limit)
+        bridge = SocketBridge(
+            client, receive, send, request_id=request_id, outbound_limit=self.ws_outbound_limit
+        )
         self._bridges.add(bridge)
         try:
             await bridge.run()
         finally:
             self._bridges.discard(bridge)
 
-    async def _reject_upgrade(self, scope: Scope, send: Send, response: Response, request_id: str) -> None:
+    async def _reject_upgrade(
+        self, scope: Scope, send: Send, response: Response, request_id: str
+    ) -> None:
         if "websocket.http.response" not in scope.get("extensions", {}):
             await send({"type": "websocket.close", "code": 1008})
             return
@@ -392,8 +441,13 @@ class EdgeroomApp:
             for k, v in response.headers.raw()
             if k not in ("content-length", "transfer-encoding")
         ]
-        headers += [(b"content-length", str(len(body)).encode()), (b"x-request-id", request_id.encode())]
-        await send({"type": "websocket.http.response.start", "status": response.status, "headers": headers})
+        headers += [
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+        ]
+        await send(
+            {"type": "websocket.http.response.start", "status": response.status, "headers": headers}
+        )
         await send({"type": "websocket.http.response.body", "body": body})
 
 
@@ -415,6 +469,6 @@ def _server_host(scope: Scope) -> str:
     return f"{host}:{port}" if port not in (80, 443, None) else str(host)
 
 
-def as_asgi(entrypoint: type, env: Env, **options: Any) -> EdgeroomApp:
+def as_asgi(entrypoint: type[Any], env: Env, **options: Any) -> EdgeroomApp:
     """Wrap a Worker entrypoint class and its ``env`` as an ASGI application."""
     return EdgeroomApp(entrypoint, env, **options)

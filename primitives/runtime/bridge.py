@@ -54,6 +54,7 @@ class SocketBridge:
         self._close_sent = False
         self._disconnected = False
         self._worker_told_closed = False
+        self._closing_task: asyncio.Future[None] | None = None
         self.done = asyncio.Event()
 
     # -- events from the Worker's end, travelling to the network ---------------------------------
@@ -68,7 +69,9 @@ class SocketBridge:
                     extra={"request_id": self._request_id, "queued_bytes": self._queued_bytes},
                 )
                 self._drop_queue()
-                self._queue.put_nowait(CloseEvent(CLOSE_SLOW_CONSUMER, "client too slow: send buffer full"))
+                self._queue.put_nowait(
+                    CloseEvent(CLOSE_SLOW_CONSUMER, "client too slow: send buffer full")
+                )
                 self._tell_worker(None)
                 return
             self._queue.put_nowait(event)
@@ -123,7 +126,9 @@ class SocketBridge:
                 if code == 1006:
                     await self._await(self._tell_worker(None))
                 else:
-                    await self._await(self._tell_worker(CloseEvent(code, reason, code not in _ABNORMAL)))
+                    await self._await(
+                        self._tell_worker(CloseEvent(code, reason, code not in _ABNORMAL))
+                    )
                 return
 
     async def _write_loop(self) -> None:
@@ -143,7 +148,9 @@ class SocketBridge:
             else:
                 code = 1000 if event.code in _ABNORMAL else event.code
                 self._close_sent = True
-                await self._send_safely({"type": "websocket.close", "code": code, "reason": event.reason})
+                await self._send_safely(
+                    {"type": "websocket.close", "code": code, "reason": event.reason}
+                )
                 return
 
     async def _send_safely(self, message: dict[str, Any]) -> bool:
@@ -173,4 +180,4 @@ class SocketBridge:
         self._queue.put_nowait(CloseEvent(code, reason, True))
         result = self._tell_worker(CloseEvent(code, reason, True))
         if inspect.isawaitable(result):
-            asyncio.ensure_future(result)
+            self._closing_task = asyncio.ensure_future(self._await(result))

@@ -17,22 +17,39 @@ def register(subparsers: Any) -> None:
         "serve", help="serve the Worker (HTTP + WebSockets) on a local port"
     )
     add_env_options(parser)
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8787, help="port to listen on (default: %(default)s)")
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: %(default)s)"
+        "--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)"
     )
     parser.add_argument(
-        "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="largest request body (default: 100 MiB)"
+        "--port", type=int, default=8787, help="port to listen on (default: %(default)s)"
     )
     parser.add_argument(
-        "--ws-max-size", type=int, default=DEFAULT_WS_MAX_SIZE, help="largest WebSocket message (default: 1 MiB)"
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="(default: %(default)s)",
     )
     parser.add_argument(
-        "--test-scheduled", action="store_true", help="expose /__scheduled?cron=... to run scheduled() by hand"
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="largest request body (default: 100 MiB)",
     )
     parser.add_argument(
-        "--proxy-headers", action="store_true", help="trust X-Forwarded-For/Proto from --forwarded-allow-ips"
+        "--ws-max-size",
+        type=int,
+        default=DEFAULT_WS_MAX_SIZE,
+        help="largest WebSocket message (default: 1 MiB)",
+    )
+    parser.add_argument(
+        "--test-scheduled",
+        action="store_true",
+        help="expose /__scheduled?cron=... to run scheduled() by hand",
+    )
+    parser.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-For/Proto from --forwarded-allow-ips",
     )
     parser.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="(default: %(default)s)")
     parser.set_defaults(handler=_serve)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +26,10 @@ class CronScheduler:
     """
 
     def __init__(
-        self, crons: tuple[str, ...], fire: Callable[[str, int], Awaitable[Any]], clock: Clock
+        self,
+        crons: tuple[str, ...],
+        fire: Callable[[str, int], Coroutine[Any, Any, Any]],
+        clock: Clock,
     ) -> None:
         self._fire = fire
         self._clock = clock

@@ -25,7 +25,14 @@ from ..errors import ConfigError
 from .asgi import DEFAULT_MAX_BODY_BYTES, EdgeroomApp
 from .logs import configure_logging
 
-__all__ = ["DEFAULT_WS_MAX_SIZE", "EdgeroomServer", "create_app", "serve", "serve_in_thread", "uvicorn_config"]
+__all__ = [
+    "DEFAULT_WS_MAX_SIZE",
+    "EdgeroomServer",
+    "create_app",
+    "serve",
+    "serve_in_thread",
+    "uvicorn_config",
+]
 
 #: Largest WebSocket message accepted from a client (workerd's default, 1 MiB); bigger ones close with 1009.
 DEFAULT_WS_MAX_SIZE = 1024 * 1024
@@ -38,7 +45,7 @@ def create_app(
     urls: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     clock: Clock | None = None,
-    entrypoint: type | None = None,
+    entrypoint: type[Any] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     test_scheduled: bool = False,
     **options: Any,
@@ -103,7 +110,14 @@ def uvicorn_config(
     )
 
 
-def serve(app: EdgeroomApp, host: str = "127.0.0.1", port: int = 8787, *, log_level: str = "info", **options: Any) -> None:
+def serve(
+    app: EdgeroomApp,
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    *,
+    log_level: str = "info",
+    **options: Any,
+) -> None:
     """Run until SIGINT/SIGTERM, logging JSON lines to stderr."""
     configure_logging(log_level)
     config = uvicorn_config(app, host, port, log_level=log_level, **options)
@@ -117,11 +131,15 @@ class _ThreadedServer(EdgeroomServer):
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: EdgeroomApp, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Iterator[str]:
+def serve_in_thread(
+    app: EdgeroomApp, host: str = "127.0.0.1", port: int = 0, **options: Any
+) -> Iterator[str]:
     """Serve ``app`` on a background thread (for tests); yields the base URL, stops on exit."""
     sock = socket.create_server((host, port))
     bound_host, bound_port = sock.getsockname()[:2]
-    config = uvicorn_config(app, bound_host, bound_port, log_level=options.pop("log_level", "warning"), **options)
+    config = uvicorn_config(
+        app, bound_host, bound_port, log_level=options.pop("log_level", "warning"), **options
+    )
     server = _ThreadedServer(config, app)
     errors: list[BaseException] = []
 
@@ -136,7 +154,9 @@ def serve_in_thread(app: EdgeroomApp, host: str = "127.0.0.1", port: int = 0, **
     deadline = time.monotonic() + 15
     while not server.started:
         if errors or not thread.is_alive():
-            raise RuntimeError(f"server failed to start: {errors[0] if errors else 'thread exited'}")
+            raise RuntimeError(
+                f"server failed to start: {errors[0] if errors else 'thread exited'}"
+            )
         if time.monotonic() > deadline:
             raise RuntimeError("server did not start within 15 s")
         time.sleep(0.005)

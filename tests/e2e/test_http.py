@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -141,5 +142,10 @@ def test_garbage_request_line_does_not_crash_the_server(echo_url: str) -> None:
 def test_access_log_omits_query_strings(echo_url: str, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="edgeroom.access"):
         httpx.get(f"{echo_url}/hello", params={"token": "s3cret"})
+        # The access line is written just after the response, on the server's thread.
+        deadline = time.monotonic() + 5
+        while not any(r.name == "edgeroom.access" for r in caplog.records):
+            assert time.monotonic() < deadline, "no access log line"
+            time.sleep(0.01)
     lines = [r for r in caplog.records if r.name == "edgeroom.access"]
     assert lines and all("s3cret" not in json.dumps(vars(r), default=str) for r in lines)

@@ -80,7 +80,8 @@ async def test_oversized_frame_closes_with_1009(tmp_path: Path) -> None:
             with pytest.raises(ConnectionClosed) as info:
                 await ws.recv()
         assert info.value.rcvd is not None and info.value.rcvd.code == 1009
-        assert httpx.get(f"{url}/hello").status_code == 200
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{url}/hello")).status_code == 200
 
 
 async def test_invalid_utf8_text_frame_closes_with_1007(echo_url: str) -> None:
@@ -100,7 +101,9 @@ async def test_graceful_shutdown_closes_open_sockets_with_1001(tmp_path: Path) -
     async with connect(ws_url(url, "/ws")) as ws:
         await ws.send("ping")
         assert await ws.recv() == "ping"
-        stopper = asyncio.get_running_loop().run_in_executor(None, server.__exit__, None, None, None)
+        stopper = asyncio.get_running_loop().run_in_executor(
+            None, server.__exit__, None, None, None
+        )
         with pytest.raises(ConnectionClosed) as info:
             await asyncio.wait_for(ws.recv(), timeout=10)
         await asyncio.wait_for(stopper, timeout=30)
@@ -110,9 +113,21 @@ async def test_graceful_shutdown_closes_open_sockets_with_1001(tmp_path: Path) -
 
 async def test_sigterm_closes_sockets_with_1001_and_exits_in_bounded_time(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "primitives.cli", "serve", "--config", str(ECHO_CONFIG),
-         "--data-dir", str(tmp_path), "--port", str(port), "--log-level", "info"],
+    process = subprocess.Popen(  # noqa: ASYNC220 - a real server process, started once
+        [
+            sys.executable,
+            "-m",
+            "primitives.cli",
+            "serve",
+            "--config",
+            str(ECHO_CONFIG),
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+            "--log-level",
+            "info",
+        ],
         cwd=Path(__file__).parents[2],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -123,8 +138,9 @@ async def test_sigterm_closes_sockets_with_1001_and_exits_in_bounded_time(tmp_pa
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(f"{url}/hello", timeout=1).status_code == 200:
-                    break
+                async with httpx.AsyncClient(timeout=1) as http:
+                    if (await http.get(f"{url}/hello")).status_code == 200:
+                        break
             except httpx.TransportError:
                 pass
             assert process.poll() is None, process.stdout.read() if process.stdout else ""

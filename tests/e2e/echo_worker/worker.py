@@ -26,7 +26,8 @@ class Default(WorkerEntrypoint):
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         path = url.path
         if path == "/hello":
-            return Response(f"{self.env.GREETING} {request.method}", headers={"x-test": "1"})
+            greeting: str = self.env.GREETING
+            return Response(f"{greeting} {request.method}", headers={"x-test": "1"})
         if path == "/echo":
             # Hands the request stream straight back: nothing is buffered.
             return Response(request.body, headers={"content-type": "application/octet-stream"})
@@ -50,7 +51,7 @@ class Default(WorkerEntrypoint):
         return Response("not found", status=404)
 
     def _websocket(self, request: Request, path: str, query: dict[str, str]) -> Response:
-        if request.headers.get("upgrade", "").lower() != "websocket":
+        if (request.headers.get("upgrade") or "").lower() != "websocket":
             return Response("expected a WebSocket upgrade", status=426)
         if path == "/ws/reject":
             return Response("no entry", status=401)
