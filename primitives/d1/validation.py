@@ -1,0 +1,116 @@
+"""Checks and conversions D1 applies before a query leaves the Worker, with D1's exact texts.
+
+Values follow ``d1-api.ts bind()``: ``None`` is NULL, ``bool`` becomes 1/0, ``int`` and
+``float`` are numbers, ``str`` is TEXT, bytes-like values and lists of integers 0..255 (a JS
+``number[]``) are BLOBs; anything else is ``D1_TYPE_ERROR: Type '<typeof>' not supported for
+value '<value>'`` with the JavaScript ``typeof`` and string form D1 would print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .backend import SQLValue
+from .errors import D1Error, D1TypeError, d1_cause
+from .limits import MAX_INTEGER, MAX_SQL_STATEMENT_BYTES, MAX_VALUE_BYTES, MIN_INTEGER
+
+__all__ = ["check_sql", "convert_value", "convert_values", "raw_column_names"]
+
+TOO_BIG = "string or blob too big: SQLITE_TOOBIG"
+STATEMENT_TOO_LONG = "statement too long: SQLITE_TOOBIG"
+
+
+def check_sql(sql: object) -> str:
+    """The SQL text, if it is a string within D1's statement length limit."""
+    if not isinstance(sql, str):
+        raise TypeError(f"D1 prepare() needs the SQL as a str, got {type(sql).__name__}")
+    if (
+        len(sql) > MAX_SQL_STATEMENT_BYTES // 4
+        and len(sql.encode("utf-8", "surrogatepass")) > MAX_SQL_STATEMENT_BYTES
+    ):
+        raise D1Error(STATEMENT_TOO_LONG) from d1_cause(STATEMENT_TOO_LONG)
+    return sql
+
+
+def _js_typeof(value: object) -> str:
+    if isinstance(value, int):
+        return "bigint"  # only reached for integers outside SQLite's 64-bit range
+    return "function" if callable(value) else "object"
+
+
+def _js_string(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "[object Object]"
+    if isinstance(value, list | tuple):
+        return ",".join("" if v is None else _js_string(v) for v in value)
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
+def _type_error(value: object) -> D1TypeError:
+    typeof, text = _js_typeof(value), _js_string(value)
+    message = f"Type '{typeof}' not supported for value '{text}'"
+    error = D1TypeError(message)
+    error.__cause__ = d1_cause(message)
+    return error
+
+
+def _byte_list(value: list[Any] | tuple[Any, ...]) -> bytes | None:
+    if all(type(b) is int and 0 <= b < 256 for b in value):
+        return bytes(value)
+    return None
+
+
+def convert_value(value: object) -> SQLValue:
+    """One bound value as SQLite stores it, or :class:`D1TypeError`."""
+    kind = type(value)
+    if value is None or kind is float:
+        return value  # type: ignore[return-value]
+    if kind is str:
+        assert isinstance(value, str)
+        if (
+            len(value) > MAX_VALUE_BYTES // 4
+            and len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES
+        ):
+            raise D1Error(TOO_BIG) from d1_cause(TOO_BIG)
+        return value
+    if kind is bool:
+        return 1 if value else 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        if MIN_INTEGER <= value <= MAX_INTEGER:
+            return int(value)
+        raise _type_error(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return convert_value(str(value))
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        if len(data) > MAX_VALUE_BYTES:
+            raise D1Error(TOO_BIG) from d1_cause(TOO_BIG)
+        return data
+    if isinstance(value, list | tuple):
+        data_or_none = _byte_list(value)
+        if data_or_none is not None:
+            if len(data_or_none) > MAX_VALUE_BYTES:
+                raise D1Error(TOO_BIG) from d1_cause(TOO_BIG)
+            return data_or_none
+    raise _type_error(value)
+
+
+def convert_values(values: Iterable[object]) -> tuple[SQLValue, ...]:
+    """All bound values, converted (see :func:`convert_value`)."""
+    return tuple(convert_value(v) for v in values)
+
+
+def raw_column_names(options: Mapping[str, Any] | None, column_names: bool | None) -> bool:
+    """``raw()``'s ``columnNames`` option, given as a keyword or in an options dict (or None)."""
+    if column_names is not None:
+        return bool(column_names)
+    if options is None:
+        return False
+    if not isinstance(options, Mapping):
+        raise TypeError(f"raw() options must be a dict or None, got {type(options).__name__}")
+    return bool(options.get("columnNames", False))
