@@ -23,9 +23,10 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from .._sql import split_statements
+from .._sql import first_keyword, split_statements
 from ..backend import D1Query, D1QueryError, D1StatementResult
 from ..limits import (
     MAX_BOUND_PARAMETERS,
@@ -40,7 +41,9 @@ __all__ = [
     "DatabaseState",
     "NeedsWriterError",
     "describe_sqlite_error",
+    "file_token",
     "open_connection",
+    "read_size",
     "run_queries",
 ]
 
@@ -60,6 +63,14 @@ _LIMITS = (
 )
 
 
+_PAGE_SIZE_CHANGERS = frozenset({"PRAGMA", "VACUUM"})
+
+
+@lru_cache(maxsize=1024)
+def _may_change_page_size(sql: str) -> bool:
+    return any(first_keyword(s) in _PAGE_SIZE_CHANGERS for s in split_statements(sql))
+
+
 class NeedsWriterError(Exception):
     """A statement sent to a read-only reader connection turned out to write."""
 
@@ -70,6 +81,8 @@ class DatabaseState:
 
     last_row_id: int = 0
     size_after: int = 0
+    #: cached; forgotten after a PRAGMA or VACUUM statement (the only ways it changes)
+    page_size: int = 0
 
 
 def describe_sqlite_error(exc: BaseException) -> str:
@@ -112,11 +125,17 @@ def open_connection(target: str, *, uri: bool, reader: bool, wal: bool) -> sqlit
     return conn
 
 
-def _size(cur: sqlite3.Cursor) -> int:
-    row = cur.execute(
-        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
-    ).fetchone()
-    return int(row[0]) if row else 0
+def read_size(cur: sqlite3.Cursor, state: DatabaseState | None = None) -> int:
+    """``page_count * page_size``; ``page_size`` is cached in ``state`` when given."""
+    if state is None or not state.page_size:
+        row = cur.execute("PRAGMA page_size").fetchone()
+        page_size = int(row[0]) if row else 0
+        if state is not None:
+            state.page_size = page_size
+    else:
+        page_size = state.page_size
+    row = cur.execute("PRAGMA page_count").fetchone()
+    return (int(row[0]) if row else 0) * page_size
 
 
 def _run_one(
@@ -143,9 +162,9 @@ def _run_one(
 
 def run_queries(
     conn: sqlite3.Connection,
+    *,
     queries: Sequence[D1Query],
     state: DatabaseState,
-    *,
     writer: bool,
     begin: str = "BEGIN IMMEDIATE",
 ) -> list[D1StatementResult]:
@@ -164,7 +183,9 @@ def run_queries(
             if writer:
                 changes = conn.total_changes - before_changes
                 last_row_id = cur.lastrowid if cur.lastrowid is not None else state.last_row_id
-                size = _size(cur)
+                if state.page_size and _may_change_page_size(query.sql):
+                    state.page_size = 0
+                size = read_size(cur, state)
                 changed = (
                     changes != 0 or last_row_id != state.last_row_id or size != state.size_after
                 )
@@ -209,7 +230,7 @@ def _rollback(conn: sqlite3.Connection, state: DatabaseState | None) -> None:
         return
     try:
         state.last_row_id = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
-        state.size_after = _size(conn.cursor())
+        state.size_after = read_size(conn.cursor())
     except sqlite3.Error:
         pass
 
