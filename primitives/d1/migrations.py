@@ -20,6 +20,7 @@ The rules (wrangler ``packages/wrangler/src/d1/migrations/*`` and
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -172,7 +173,7 @@ async def apply_migrations(
     """
     applied: list[str] = []
     for name in await list_pending(db, migrations_dir, table, pattern=pattern):
-        text = (migrations_dir / name).read_text(encoding="utf-8")
+        text = await asyncio.to_thread((migrations_dir / name).read_text, encoding="utf-8")
         statements = split_statements(migration_query(text, name, table))
         try:
             await db.batch(
