@@ -1,7 +1,8 @@
 """``open_d1_backend(url)``: the one place a URL becomes a D1 backend.
 
 * ``sqlite:///path/to/db.sqlite3`` -- a SQLite file (created, with its folder, on first use);
-  ``?mode=ro`` opens it read-only.
+  ``sqlite:////abs/path`` means the same absolute path, ``sqlite:relative/path`` a relative
+  one; ``?mode=ro`` opens the file read-only.
 * ``memory:`` -- an in-memory database, gone when the binding is closed.
 """
 
@@ -24,7 +25,9 @@ def open_d1_backend(url: str) -> D1Backend:
     if scheme == "sqlite":
         location, _, query = rest.partition("?")
         if location.startswith("//"):
-            location = location[2:]
+            location = location[2:]  # sqlite:///abs/path
+            if location.startswith("//"):
+                location = location[1:]  # sqlite:////abs/path (SQLAlchemy's spelling)
         path = unquote(location)
         if not path:
             raise ConfigError(f"D1 backend URL {url!r} names no file (expected sqlite:///path)")

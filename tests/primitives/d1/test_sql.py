@@ -13,7 +13,8 @@ def test_split_statements_respects_strings_comments_and_triggers() -> None:
     assert split_statements(sql) == (
         "CREATE TABLE t(a);",
         " INSERT INTO t VALUES (';');",
-        " -- a comment; with a semicolon\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; SELECT 2; END;",
+        " -- a comment; with a semicolon\n"
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; SELECT 2; END;",
     )
 
 
