@@ -33,7 +33,7 @@ def test_open_d1_database_does_no_io(db_path: Path, fake_clock: FakeClock) -> No
 
 async def test_first_use_creates_file_and_folder_in_wal_mode(db: D1Database, db_path: Path) -> None:
     await db.exec(SCHEMA)
-    assert db_path.exists()
+    assert await asyncio.to_thread(db_path.exists)
     assert await db.prepare("PRAGMA journal_mode").first("journal_mode") == "wal"
 
 
@@ -101,8 +101,10 @@ async def test_concurrent_writers_and_readers_never_lock_or_lose_writes(db: D1Da
             counts.append(await db.prepare("SELECT count(*) AS c FROM items").first("c"))
         return counts
 
-    outcomes = await asyncio.gather(*[writer(i) for i in range(50)], *[reader() for _ in range(50)])
+    writers = [writer(i) for i in range(50)]
+    outcomes = await asyncio.gather(*writers, *[reader() for _ in range(50)])
     for counts in outcomes[50:]:
+        assert counts is not None
         assert counts == sorted(counts)  # a task's later read never sees less
     assert await db.prepare("SELECT count(*) AS c FROM items").first("c") == 50 * writes_per_task
     per_owner = await db.prepare("SELECT count(DISTINCT owner) AS o FROM items").first("o")
@@ -204,7 +206,7 @@ async def test_aclose_is_idempotent_and_closed_database_errors(db: D1Database) -
 async def test_unopened_database_closes_cleanly(fake_clock: FakeClock, db_path: Path) -> None:
     database = open_d1_database(f"sqlite:///{db_path}", clock=fake_clock, name="DB")
     await database.aclose()
-    assert not db_path.exists()
+    assert not await asyncio.to_thread(db_path.exists)
 
 
 def test_reader_connection_refuses_writes_with_needs_writer(tmp_path: Path) -> None:
