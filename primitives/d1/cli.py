@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,19 +91,30 @@ def find_d1_binding(config: WorkerConfig, name: str) -> BindingSpec:
     )
 
 
+def _display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide characters (emoji) count 2, combining marks 0."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
     """A boxed table like the one wrangler's logger prints."""
-    widths = [max(len(str(v)) for v in column) for column in zip(headers, *rows, strict=False)]
+    columns = zip(headers, *rows, strict=False)
+    widths = [max(_display_width(str(v)) for v in column) for column in columns]
 
     def line(left: str, mid: str, right: str) -> str:
         return left + mid.join("─" * (w + 2) for w in widths) + right
 
     def cells(values: list[str]) -> str:
-        return (
-            "│"
-            + "│".join(f" {str(v).ljust(w)} " for v, w in zip(values, widths, strict=True))
-            + "│"
-        )
+        padded = [
+            f" {v}{' ' * (w - _display_width(str(v)))} "
+            for v, w in zip(values, widths, strict=True)
+        ]
+        return "│" + "│".join(padded) + "│"
 
     out = [line("┌", "┬", "┐"), cells(headers), line("├", "┼", "┤")]
     out += [cells(row) for row in rows]
