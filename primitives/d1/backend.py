@@ -21,7 +21,7 @@ __all__ = ["D1Backend", "D1Query", "D1QueryError", "D1StatementResult", "SQLValu
 SQLValue = None | int | float | str | bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class D1Query:
     """One call's SQL (one or more statements) and its bound values (for the last statement)."""
 
@@ -29,7 +29,7 @@ class D1Query:
     params: tuple[SQLValue, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class D1StatementResult:
     """What one query produced: the last statement's rows, and D1's ``meta`` numbers."""
 

@@ -94,9 +94,9 @@ class D1PreparedStatement:
         result = await self._one()
         if not result.rows:
             return None
-        row = dict(zip(result.columns, _cells(result.rows[0]), strict=True))
+        row = JsDict(zip(result.columns, _cells(result.rows[0]), strict=True))
         if colName is None:
-            return JsDict(row)
+            return row
         if colName not in row:
             raise D1ColumnNotFoundError(f"Column not found ({colName})") from d1_cause(
                 "Column not found"

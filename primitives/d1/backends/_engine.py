@@ -169,6 +169,10 @@ def run_queries(
     begin: str = "BEGIN IMMEDIATE",
 ) -> list[D1StatementResult]:
     """Run ``queries``; on the writer all inside one ``begin`` … ``COMMIT`` transaction."""
+    if not writer and len(queries) == 1:
+        fast = _read_one(conn, queries[0], state)
+        if fast is not None:
+            return [fast]
     cur = conn.cursor()
     results: list[D1StatementResult] = []
     index = 0
@@ -218,6 +222,36 @@ def run_queries(
     finally:
         cur.close()
     return results
+
+
+def _read_one(
+    conn: sqlite3.Connection, query: D1Query, state: DatabaseState
+) -> D1StatementResult | None:
+    """The common case on a reader, without the general loop: one single-statement query."""
+    statements = split_statements(query.sql)
+    if len(statements) != 1:
+        return None
+    started = time.perf_counter()
+    try:
+        cur = conn.execute(statements[0], query.params)
+        rows = cur.fetchall()
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+            raise NeedsWriterError from exc
+        raise D1QueryError(describe_sqlite_error(exc), 0) from exc
+    duration = (time.perf_counter() - started) * 1000.0
+    description = cur.description
+    return D1StatementResult(
+        columns=tuple(d[0] for d in description) if description else (),
+        rows=rows,
+        duration_ms=duration,
+        changes=0,
+        last_row_id=state.last_row_id,
+        changed_db=False,
+        size_after=state.size_after,
+        rows_read=len(rows),
+        rows_written=0,
+    )
 
 
 def _rollback(conn: sqlite3.Connection, state: DatabaseState | None) -> None:

@@ -21,15 +21,6 @@ T = TypeVar("T")
 _STOP = object()
 
 
-def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():
-        return  # the caller was cancelled; the work itself has already happened
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
-
-
 class ConnectionThread:
     """Runs ``fn(connection)`` calls one at a time on a dedicated thread."""
 
@@ -39,8 +30,8 @@ class ConnectionThread:
         self._queue: SimpleQueue[Any] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._stopped = False
-        #: calls queued or running (used to pick the least busy reader)
-        self.pending = 0
+        #: calls queued or running (read and written on the event loop's thread only)
+        self.in_flight = 0
 
     def _main(self) -> None:
         conn: sqlite3.Connection | None = None
@@ -49,7 +40,7 @@ class ConnectionThread:
             if fn is _STOP:
                 if conn is not None:
                     conn.close()
-                loop.call_soon_threadsafe(_resolve, future, True, None)
+                loop.call_soon_threadsafe(self._resolve, future, True, None)
                 return
             try:
                 if conn is None:
@@ -57,10 +48,19 @@ class ConnectionThread:
                 result, ok = fn(conn), True
             except BaseException as exc:  # handed to the awaiting task, never lost
                 result, ok = exc, False
-            loop.call_soon_threadsafe(_resolve, future, ok, result)
+            loop.call_soon_threadsafe(self._resolve, future, ok, result)
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` on the thread and return its result (or raise its error)."""
+    def _resolve(self, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+        self.in_flight -= 1
+        if future.done():
+            return  # the caller was cancelled; the work itself has already happened
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue ``fn(connection)``; the future gets its result (or its error)."""
         if self._stopped:
             raise RuntimeError(f"{self.name} is stopped")
         if self._thread is None:
@@ -68,12 +68,13 @@ class ConnectionThread:
             self._thread.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self.pending += 1
+        self.in_flight += 1
         self._queue.put((loop, future, fn))
-        try:
-            return await future
-        finally:
-            self.pending -= 1
+        return future
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` on the thread and return its result (or raise its error)."""
+        return await self.submit(fn)
 
     async def stop(self) -> None:
         """Finish queued calls, close the connection and end the thread (idempotent)."""
@@ -84,6 +85,7 @@ class ConnectionThread:
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
+        self.in_flight += 1
         self._queue.put((loop, future, _STOP))
         await future
         await asyncio.to_thread(self._thread.join)

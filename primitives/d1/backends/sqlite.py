@@ -112,6 +112,13 @@ class SQLiteD1Backend:
         if self._closed:
             raise D1QueryError("database is closed")
 
+    def _pick_reader(self) -> ConnectionThread:
+        """The first idle reader (one warm thread serves sequential reads), else the least busy."""
+        for reader in self._readers:
+            if not reader.in_flight:
+                return reader
+        return min(self._readers, key=lambda r: r.in_flight)
+
     async def run(self, queries: Sequence[D1Query]) -> list[D1StatementResult]:
         self._check_open()
         if (
@@ -120,14 +127,14 @@ class SQLiteD1Backend:
             and len(queries) == 1
             and _is_plain_read(queries[0].sql)
         ):
-            reader = min(self._readers, key=lambda r: r.pending)
+            reader = self._pick_reader()
             try:
-                return await reader.call(
+                return await reader.submit(
                     functools.partial(run_queries, queries=queries, state=self._state, writer=False)
                 )
             except NeedsWriterError:
                 pass
-        results = await self._writer.call(
+        results = await self._writer.submit(
             functools.partial(
                 run_queries, queries=queries, state=self._state, writer=True, begin=self._begin
             )
