@@ -340,7 +340,8 @@ async def test_batch_rejects_non_statements(db: D1Database) -> None:
 
 async def test_exec_runs_lines_and_counts_them(db: D1Database) -> None:
     result = await db.exec(
-        "INSERT INTO users (name) VALUES ('a')\n\n-- a comment\nINSERT INTO users (name) VALUES ('b')\n"
+        "INSERT INTO users (name) VALUES ('a')\n\n-- a comment\n"
+        "INSERT INTO users (name) VALUES ('b')\n"
         "INSERT INTO users (name) VALUES ('c')"
     )
     assert result["count"] == 3
@@ -390,10 +391,10 @@ async def test_session_accepts_constraints(db: D1Database, anchor: str | None) -
 
 async def test_session_bookmarks_sort_by_commit_order(db: D1Database) -> None:
     session = db.withSession("first-primary")
-    seen = []
+    seen: list[str] = []
     for name in ("a", "b", "c"):
         await session.prepare("INSERT INTO users (name) VALUES (?)").bind(name).run()
-        seen.append(session.getBookmark())
+        seen.append(session.getBookmark() or "")
     assert seen == sorted(seen)
     assert len(set(seen)) == 3
 
@@ -439,3 +440,32 @@ async def test_foreign_keys_are_enforced(db: D1Database) -> None:
     )
     with pytest.raises(D1Error, match="FOREIGN KEY constraint failed: SQLITE_CONSTRAINT"):
         await db.prepare("INSERT INTO msgs (room) VALUES (1)").run()
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "CREATE TABLE wide (" + ", ".join(f"c{i}" for i in range(101)) + ")",
+            "too many columns on wide: SQLITE_ERROR",
+        ),
+        ("SELECT 'a' LIKE '" + "a" * 51 + "'", "LIKE or GLOB pattern too complex: SQLITE_ERROR"),
+        (
+            "SELECT max(" + ", ".join("1" for _ in range(33)) + ")",
+            "too many arguments on function max: SQLITE_ERROR",
+        ),
+    ],
+)
+async def test_sqlite_limits_are_d1_limits(db: D1Database, sql: str, message: str) -> None:
+    with pytest.raises(D1Error) as info:
+        await db.prepare(sql).run()
+    assert str(info.value) == f"D1_ERROR: {message}"
+
+
+async def test_sqlite_limits_allow_d1_maximums(db: D1Database) -> None:
+    await db.prepare("CREATE TABLE wide (" + ", ".join(f"c{i}" for i in range(100)) + ")").run()
+    assert await db.prepare("SELECT 'a' LIKE '" + "%" * 50 + "' AS m").first("m") == 1
+    assert (
+        await db.prepare("SELECT max(" + ", ".join(str(i) for i in range(32)) + ") AS m").first("m")
+        == 31
+    )
