@@ -469,3 +469,13 @@ async def test_sqlite_limits_allow_d1_maximums(db: D1Database) -> None:
         await db.prepare("SELECT max(" + ", ".join(str(i) for i in range(32)) + ") AS m").first("m")
         == 31
     )
+
+
+async def test_transaction_statements_are_refused_and_database_stays_usable(db: D1Database) -> None:
+    with pytest.raises(D1Error) as info:
+        await db.prepare("BEGIN").run()
+    assert (
+        str(info.value) == "D1_ERROR: cannot start a transaction within a transaction: SQLITE_ERROR"
+    )
+    await add(db, "after")
+    assert await db.prepare("SELECT count(*) AS n FROM users").first("n") == 1
