@@ -26,7 +26,7 @@ from .errors import (
     D1SessionError,
     d1_cause,
 )
-from .validation import check_sql, convert_values, raw_column_names
+from .validation import check_query, check_sql, convert_values, raw_column_names
 
 __all__ = ["D1Database", "D1DatabaseSession", "D1PreparedStatement"]
 
@@ -119,10 +119,12 @@ class _Runner:
     _backend: D1Backend
 
     async def _execute(self, queries: Sequence[D1Query]) -> list[D1StatementResult]:
+        for query in queries:
+            check_query(query.sql, query.params)
         try:
             return await self._backend.run(queries)
         except D1QueryError as exc:
-            raise D1Error(exc.message) from d1_cause(exc.message, exc)
+            raise D1Error(exc.message) from d1_cause(exc.message, exc.__cause__ or exc)
         except BackendError as exc:
             raise D1Error(str(exc)) from d1_cause(str(exc), exc)
 
@@ -197,6 +199,12 @@ class D1Database(_Runner):
         numbered = [
             (number, line) for number, line in enumerate(lines, start=1) if not is_blank(line)
         ]
+        for number, line in numbered:
+            try:
+                check_query(line, ())
+            except D1Error as exc:
+                message = f"Error in line {number}: {line}: {exc.message}"
+                raise D1ExecError(message) from d1_cause(message, exc)
         if not numbered:
             message = f"Error in line 1: {lines[0]}: No SQL statements detected."
             raise D1ExecError(message) from d1_cause(message)

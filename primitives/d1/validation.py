@@ -15,22 +15,37 @@ from .backend import SQLValue
 from .errors import D1Error, D1TypeError, d1_cause
 from .limits import MAX_INTEGER, MAX_SQL_STATEMENT_BYTES, MAX_VALUE_BYTES, MIN_INTEGER
 
-__all__ = ["check_sql", "convert_value", "convert_values", "raw_column_names"]
+__all__ = ["check_query", "check_sql", "convert_value", "convert_values", "raw_column_names"]
 
 TOO_BIG = "string or blob too big: SQLITE_TOOBIG"
 STATEMENT_TOO_LONG = "statement too long: SQLITE_TOOBIG"
 
 
 def check_sql(sql: object) -> str:
-    """The SQL text, if it is a string within D1's statement length limit."""
+    """The SQL text, if it is a string (its length is checked when it runs, as on D1)."""
     if not isinstance(sql, str):
         raise TypeError(f"D1 prepare() needs the SQL as a str, got {type(sql).__name__}")
-    if (
-        len(sql) > MAX_SQL_STATEMENT_BYTES // 4
-        and len(sql.encode("utf-8", "surrogatepass")) > MAX_SQL_STATEMENT_BYTES
-    ):
-        raise D1Error(STATEMENT_TOO_LONG) from d1_cause(STATEMENT_TOO_LONG)
     return sql
+
+
+def _utf8_length_over(text: str, limit: int) -> bool:
+    return len(text) > limit // 4 and len(text.encode("utf-8", "surrogatepass")) > limit
+
+
+def check_query(sql: str, params: tuple[SQLValue, ...]) -> None:
+    """D1's size limits for a query about to run: 100 KB of SQL, 2 MB per string or BLOB.
+
+    D1 enforces them on its side, so they surface when the query runs (``run()``, ``all()``…),
+    with SQLite's own text, never at ``prepare()`` or ``bind()``.
+    """
+    if _utf8_length_over(sql, MAX_SQL_STATEMENT_BYTES):
+        raise D1Error(STATEMENT_TOO_LONG) from d1_cause(STATEMENT_TOO_LONG)
+    for value in params:
+        if type(value) is str:
+            if _utf8_length_over(value, MAX_VALUE_BYTES):  # type: ignore[arg-type]
+                raise D1Error(TOO_BIG) from d1_cause(TOO_BIG)
+        elif type(value) is bytes and len(value) > MAX_VALUE_BYTES:  # type: ignore[arg-type]
+            raise D1Error(TOO_BIG) from d1_cause(TOO_BIG)
 
 
 def _js_typeof(value: object) -> str:
@@ -69,13 +84,7 @@ def convert_value(value: object) -> SQLValue:
     if value is None or kind is float:
         return value  # type: ignore[return-value]
     if kind is str:
-        assert isinstance(value, str)
-        if (
-            len(value) > MAX_VALUE_BYTES // 4
-            and len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES
-        ):
-            raise D1Error(TOO_BIG) from d1_cause(TOO_BIG)
-        return value
+        return value  # type: ignore[return-value]
     if kind is bool:
         return 1 if value else 0
     if isinstance(value, int) and not isinstance(value, bool):
@@ -87,16 +96,11 @@ def convert_value(value: object) -> SQLValue:
     if isinstance(value, str):
         return convert_value(str(value))
     if isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
-        if len(data) > MAX_VALUE_BYTES:
-            raise D1Error(TOO_BIG) from d1_cause(TOO_BIG)
-        return data
+        return bytes(value)
     if isinstance(value, list | tuple):
-        data_or_none = _byte_list(value)
-        if data_or_none is not None:
-            if len(data_or_none) > MAX_VALUE_BYTES:
-                raise D1Error(TOO_BIG) from d1_cause(TOO_BIG)
-            return data_or_none
+        data = _byte_list(value)
+        if data is not None:
+            return data
     raise _type_error(value)
 
 

@@ -269,7 +269,7 @@ async def test_sqlite_error_is_cause_of_the_cause(db: D1Database) -> None:
     with pytest.raises(D1Error) as info:
         await db.prepare("SELECT * FROM nope").all()
     assert isinstance(info.value.__cause__, D1CauseError)
-    assert isinstance(info.value.__cause__.__cause__.__cause__, sqlite3.OperationalError)  # type: ignore[union-attr]
+    assert isinstance(info.value.__cause__.__cause__, sqlite3.OperationalError)
 
 
 @pytest.mark.parametrize("values", [(), (1, 2)])
@@ -297,9 +297,26 @@ async def test_oversized_row_is_rejected_and_data_intact(db: D1Database) -> None
     assert await db.prepare("SELECT name FROM users").raw() == [["keep"]]
 
 
-async def test_statement_over_100kb_is_rejected(db: D1Database) -> None:
+async def test_statement_over_100kb_is_rejected_when_run(db: D1Database) -> None:
+    statement = db.prepare("SELECT '" + "x" * 100_000 + "'")
     with pytest.raises(D1Error, match=r"^D1_ERROR: statement too long: SQLITE_TOOBIG$"):
-        db.prepare("SELECT '" + "x" * 100_000 + "'")
+        await statement.run()
+    with pytest.raises(D1ExecError) as info:
+        await db.exec("SELECT 1\nSELECT '" + "x" * 100_000 + "'")
+    assert str(info.value).startswith("D1_EXEC_ERROR: Error in line 2: SELECT 'xxx")
+    assert str(info.value).endswith("': statement too long: SQLITE_TOOBIG")
+    await db.exec(
+        "\n".join(f"INSERT INTO users (name) VALUES ('{'n' * 60_000}')" for _ in range(3))
+    )
+    assert await db.prepare("SELECT count(*) AS n FROM users").first("n") == 3
+
+
+async def test_oversized_bound_value_fails_when_run_not_when_bound(db: D1Database) -> None:
+    statement = db.prepare("INSERT INTO users (name) VALUES (?)").bind("x" * 2_000_001)
+    with pytest.raises(D1Error) as info:
+        await statement.run()
+    assert str(info.value) == "D1_ERROR: string or blob too big: SQLITE_TOOBIG"
+    assert await db.prepare("INSERT INTO users (name) VALUES (?)").bind("x" * 1_999_900).run()
 
 
 # -- batch ------------------------------------------------------------------------------------

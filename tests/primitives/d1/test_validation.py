@@ -6,7 +6,7 @@ import pytest
 
 from primitives.d1.errors import D1CauseError, D1Error, D1TypeError
 from primitives.d1.limits import MAX_SQL_STATEMENT_BYTES, MAX_VALUE_BYTES
-from primitives.d1.validation import check_sql, convert_value, raw_column_names
+from primitives.d1.validation import check_query, check_sql, convert_value, raw_column_names
 
 
 @pytest.mark.parametrize(
@@ -60,23 +60,20 @@ def test_convert_value_rejects_unsupported_types(value: object, message: str) ->
     assert str(info.value.__cause__) == message.removeprefix("D1_TYPE_ERROR: ")
 
 
-def test_convert_value_rejects_oversized_string_and_blob() -> None:
-    assert convert_value("x" * MAX_VALUE_BYTES) == "x" * MAX_VALUE_BYTES
+def test_check_query_enforces_value_and_statement_sizes_in_bytes() -> None:
+    check_query("SELECT ?", ("x" * MAX_VALUE_BYTES,))
+    check_query("SELECT ?", (b"x" * MAX_VALUE_BYTES,))
+    check_query("SELECT '" + "x" * (MAX_SQL_STATEMENT_BYTES - 10) + "'", ())
     for value in (
         "x" * (MAX_VALUE_BYTES + 1),
         "é" * (MAX_VALUE_BYTES // 2 + 1),
         b"x" * (MAX_VALUE_BYTES + 1),
     ):
         with pytest.raises(D1Error) as info:
-            convert_value(value)
+            check_query("SELECT ?", (value,))
         assert str(info.value) == "D1_ERROR: string or blob too big: SQLITE_TOOBIG"
-
-
-def test_check_sql_enforces_statement_length_in_bytes() -> None:
-    ok = "SELECT '" + "x" * (MAX_SQL_STATEMENT_BYTES - 10) + "'"
-    assert check_sql(ok) == ok
     with pytest.raises(D1Error) as info:
-        check_sql("SELECT '" + "é" * (MAX_SQL_STATEMENT_BYTES // 2) + "'")
+        check_query("SELECT '" + "é" * (MAX_SQL_STATEMENT_BYTES // 2) + "'", ())
     assert str(info.value) == "D1_ERROR: statement too long: SQLITE_TOOBIG"
 
 
