@@ -16,9 +16,9 @@ from typing import Protocol
 
 from ..errors import BackendError
 
-__all__ = ["D1Backend", "D1Query", "D1QueryError", "D1StatementResult", "SQLValue"]
+__all__ = ["D1Backend", "D1Query", "D1QueryError", "D1StatementResult", "D1Value"]
 
-SQLValue = None | int | float | str | bytes
+D1Value = None | int | float | str | bytes
 
 
 @dataclass(slots=True)
@@ -26,7 +26,7 @@ class D1Query:
     """One call's SQL (one or more statements) and its bound values (for the last statement)."""
 
     sql: str
-    params: tuple[SQLValue, ...] = ()
+    params: tuple[D1Value, ...] = ()
 
 
 @dataclass(slots=True)
@@ -34,7 +34,7 @@ class D1StatementResult:
     """What one query produced: the last statement's rows, and D1's ``meta`` numbers."""
 
     columns: tuple[str, ...]
-    rows: list[tuple[SQLValue, ...]]
+    rows: list[tuple[D1Value, ...]]
     duration_ms: float
     changes: int
     last_row_id: int

@@ -32,19 +32,25 @@ from .errors import D1Error
 from .migrations import (
     DEFAULT_MIGRATIONS_DIR,
     DEFAULT_MIGRATIONS_TABLE,
-    MigrationError,
+    D1MigrationError,
     apply_migrations,
     create_migration,
     list_pending,
 )
 
-__all__ = ["MigrationsConfig", "format_table", "migrations_config", "register"]
+__all__ = [
+    "D1MigrationsConfig",
+    "d1_migrations_config",
+    "find_d1_binding",
+    "format_d1_table",
+    "register",
+]
 
 NO_MIGRATIONS = "✅ No migrations to apply!"
 
 
 @dataclass(frozen=True)
-class MigrationsConfig:
+class D1MigrationsConfig:
     """Where one D1 binding's migrations live and where they are recorded."""
 
     directory: Path
@@ -57,7 +63,7 @@ def _normalize(path: str) -> str:
     return "/".join(parts) or "."
 
 
-def migrations_config(config: WorkerConfig, spec: BindingSpec) -> MigrationsConfig:
+def d1_migrations_config(config: WorkerConfig, spec: BindingSpec) -> D1MigrationsConfig:
     """The binding's ``migrations_dir`` / ``migrations_pattern`` / ``migrations_table``."""
     options = spec.options
     raw_dir = options.get("migrations_dir")
@@ -78,7 +84,7 @@ def migrations_config(config: WorkerConfig, spec: BindingSpec) -> MigrationsConf
                 f"start with {prefix!r} to match migrations_dir {raw_dir!r}"
             )
         pattern = normalized[len(prefix) :]
-    return MigrationsConfig((config.root / directory).resolve(), pattern, str(table))
+    return D1MigrationsConfig((config.root / directory).resolve(), pattern, str(table))
 
 
 def find_d1_binding(config: WorkerConfig, name: str) -> BindingSpec:
@@ -101,7 +107,7 @@ def _display_width(text: str) -> int:
     return width
 
 
-def format_table(headers: list[str], rows: list[list[str]]) -> str:
+def format_d1_table(headers: list[str], rows: list[list[str]]) -> str:
     """A boxed table like the one wrangler's logger prints."""
     columns = zip(headers, *rows, strict=False)
     widths = [max(_display_width(str(v)) for v in column) for column in columns]
@@ -129,7 +135,7 @@ def _database(env: Env, spec: BindingSpec) -> D1Database:
     return db
 
 
-def _migrations_dir_or_fail(migrations: MigrationsConfig) -> Path:
+def _migrations_dir_or_fail(migrations: D1MigrationsConfig) -> Path:
     if not migrations.directory.is_dir():
         raise ConfigError(f"No migrations present at {migrations.directory}.")
     return migrations.directory
@@ -138,7 +144,7 @@ def _migrations_dir_or_fail(migrations: MigrationsConfig) -> Path:
 async def _create(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     spec = find_d1_binding(config, args.database)
-    migrations = migrations_config(config, spec)
+    migrations = d1_migrations_config(config, spec)
     try:
         path = create_migration(migrations.directory, args.message, pattern=migrations.pattern)
     except ValueError as exc:
@@ -152,7 +158,7 @@ async def _create(args: argparse.Namespace) -> int:
 async def _list(args: argparse.Namespace) -> int:
     async with env_from_args(args) as env:
         spec = find_d1_binding(env.config, args.database)
-        migrations = migrations_config(env.config, spec)
+        migrations = d1_migrations_config(env.config, spec)
         directory = _migrations_dir_or_fail(migrations)
         pending = await list_pending(
             _database(env, spec), directory, migrations.table, pattern=migrations.pattern
@@ -161,14 +167,14 @@ async def _list(args: argparse.Namespace) -> int:
         print(NO_MIGRATIONS)
         return 0
     print("Migrations to be applied:")
-    print(format_table(["Name"], [[name] for name in pending]))
+    print(format_d1_table(["Name"], [[name] for name in pending]))
     return 0
 
 
 async def _apply(args: argparse.Namespace) -> int:
     async with env_from_args(args) as env:
         spec = find_d1_binding(env.config, args.database)
-        migrations = migrations_config(env.config, spec)
+        migrations = d1_migrations_config(env.config, spec)
         directory = _migrations_dir_or_fail(migrations)
         db = _database(env, spec)
         pending = await list_pending(db, directory, migrations.table, pattern=migrations.pattern)
@@ -176,12 +182,12 @@ async def _apply(args: argparse.Namespace) -> int:
             print(NO_MIGRATIONS)
             return 0
         print("Migrations to be applied:")
-        print(format_table(["Name"], [[name] for name in pending]))
+        print(format_d1_table(["Name"], [[name] for name in pending]))
         status = {name: "🕒️" for name in pending}
 
         def show(name: str, mark: str) -> None:
             status[name] = mark
-            print(format_table(["Name", "Status"], [[n, s] for n, s in status.items()]))
+            print(format_d1_table(["Name", "Status"], [[n, s] for n, s in status.items()]))
 
         try:
             await apply_migrations(
@@ -191,7 +197,7 @@ async def _apply(args: argparse.Namespace) -> int:
                 pattern=migrations.pattern,
                 on_applied=lambda name: show(name, "✅"),
             )
-        except MigrationError as exc:
+        except D1MigrationError as exc:
             show(exc.name, "❌")
             print(f"Migration {exc.name} failed with the following errors:", file=sys.stderr)
             print(exc.message, file=sys.stderr)
@@ -206,7 +212,7 @@ async def _migrate(args: argparse.Namespace) -> int:
             print(f"No D1 databases in {env.config.path}; nothing to migrate.")
             return 0
         for spec in specs:
-            migrations = migrations_config(env.config, spec)
+            migrations = d1_migrations_config(env.config, spec)
             label = f"{spec.name} ({spec.resource})"
             if not migrations.directory.is_dir():
                 print(f"{label}: no migrations folder at {migrations.directory}; nothing to apply.")
@@ -220,7 +226,7 @@ async def _migrate(args: argparse.Namespace) -> int:
                     pattern=migrations.pattern,
                     on_applied=lambda name: print(f"  ✅ {name}"),
                 )
-            except MigrationError as exc:
+            except D1MigrationError as exc:
                 print(f"  ❌ {exc.name}", file=sys.stderr)
                 print(str(exc), file=sys.stderr)
                 return 1
@@ -263,7 +269,7 @@ async def _execute(args: argparse.Namespace) -> int:
         rows = result["results"]
         if rows:
             headers = list(rows[0].keys())
-            print(format_table(headers, [[str(row.get(h)) for h in headers] for row in rows]))
+            print(format_d1_table(headers, [[str(row.get(h)) for h in headers] for row in rows]))
     return 0
 
 

@@ -34,7 +34,7 @@ from .errors import D1Error
 __all__ = [
     "DEFAULT_MIGRATIONS_DIR",
     "DEFAULT_MIGRATIONS_TABLE",
-    "MigrationError",
+    "D1MigrationError",
     "apply_migrations",
     "applied_migrations",
     "create_migration",
@@ -51,7 +51,7 @@ DEFAULT_MIGRATIONS_TABLE = "d1_migrations"
 _LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
 
 
-class MigrationError(PrimitiveError):
+class D1MigrationError(PrimitiveError):
     """A migration failed (it was rolled back; the ones before it stay applied)."""
 
     def __init__(self, name: str, message: str) -> None:
@@ -168,7 +168,7 @@ async def apply_migrations(
 ) -> list[str]:
     """Apply every pending migration in order, each in its own transaction with its record.
 
-    Returns the names applied. A failing migration raises :class:`MigrationError` after being
+    Returns the names applied. A failing migration raises :class:`D1MigrationError` after being
     rolled back; the ones applied before it stay applied (and ``on_applied`` saw them).
     """
     applied: list[str] = []
@@ -181,7 +181,7 @@ async def apply_migrations(
                 + [db.prepare(statement) for statement in statements]
             )
         except D1Error as exc:
-            raise MigrationError(name, exc.message) from exc
+            raise D1MigrationError(name, exc.message) from exc
         applied.append(name)
         if on_applied is not None:
             on_applied(name)

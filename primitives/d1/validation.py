@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .backend import SQLValue
+from .backend import D1Value
 from .errors import D1Error, D1TypeError, d1_cause
 from .limits import MAX_INTEGER, MAX_SQL_STATEMENT_BYTES, MAX_VALUE_BYTES, MIN_INTEGER
 
@@ -32,7 +32,7 @@ def _utf8_length_over(text: str, limit: int) -> bool:
     return len(text) > limit // 4 and len(text.encode("utf-8", "surrogatepass")) > limit
 
 
-def check_query(sql: str, params: tuple[SQLValue, ...]) -> None:
+def check_query(sql: str, params: tuple[D1Value, ...]) -> None:
     """D1's size limits for a query about to run: 100 KB of SQL, 2 MB per string or BLOB.
 
     D1 enforces them on its side, so they surface when the query runs (``run()``, ``all()``…),
@@ -78,7 +78,7 @@ def _byte_list(value: list[Any] | tuple[Any, ...]) -> bytes | None:
     return None
 
 
-def convert_value(value: object) -> SQLValue:
+def convert_value(value: object) -> D1Value:
     """One bound value as SQLite stores it, or :class:`D1TypeError`."""
     kind = type(value)
     if value is None or kind is float:
@@ -104,7 +104,7 @@ def convert_value(value: object) -> SQLValue:
     raise _type_error(value)
 
 
-def convert_values(values: Iterable[object]) -> tuple[SQLValue, ...]:
+def convert_values(values: Iterable[object]) -> tuple[D1Value, ...]:
     """All bound values, converted (see :func:`convert_value`)."""
     return tuple(convert_value(v) for v in values)
 

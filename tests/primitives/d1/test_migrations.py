@@ -11,7 +11,7 @@ import pytest
 from primitives.d1 import D1Database, D1Error
 from primitives.d1._sql import split_statements
 from primitives.d1.migrations import (
-    MigrationError,
+    D1MigrationError,
     applied_migrations,
     apply_migrations,
     create_migration,
@@ -120,7 +120,7 @@ async def test_failing_migration_is_rolled_back_and_stops_the_run(
     write(migrations_dir, "0001_ok.sql", "CREATE TABLE a (x);")
     write(migrations_dir, "0002_bad.sql", "CREATE TABLE b (x);\nINSERTZ INTO b VALUES (1);")
     write(migrations_dir, "0003_later.sql", "CREATE TABLE c (x);")
-    with pytest.raises(MigrationError) as info:
+    with pytest.raises(D1MigrationError) as info:
         await apply_migrations(db, migrations_dir)
     assert info.value.name == "0002_bad.sql"
     assert str(info.value) == (
