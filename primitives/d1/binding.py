@@ -129,7 +129,7 @@ class _Runner:
             raise D1Error(str(exc)) from d1_cause(str(exc), exc)
 
     def prepare(self, query: str) -> D1PreparedStatement:
-        """A statement for ``query`` (checked against D1's 100 KB statement limit)."""
+        """A statement for ``query`` (its limits are checked when it runs, as on D1)."""
         return D1PreparedStatement(self, check_sql(query))
 
     async def batch(self, statements: Sequence[D1PreparedStatement]) -> list[JsDict]:

@@ -8,6 +8,7 @@ value '<value>'`` with the JavaScript ``typeof`` and string form D1 would print.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from .limits import MAX_INTEGER, MAX_SQL_STATEMENT_BYTES, MAX_VALUE_BYTES, MIN_I
 
 __all__ = ["check_query", "check_sql", "convert_value", "convert_values", "raw_column_names"]
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 TOO_BIG = "string or blob too big: SQLITE_TOOBIG"
 STATEMENT_TOO_LONG = "statement too long: SQLITE_TOOBIG"
 
@@ -72,6 +74,15 @@ def _type_error(value: object) -> D1TypeError:
     return error
 
 
+def _well_formed(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD, as JavaScript's UTF-8 encoding does."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
 def _byte_list(value: list[Any] | tuple[Any, ...]) -> bytes | None:
     if all(type(b) is int and 0 <= b < 256 for b in value):
         return bytes(value)
@@ -84,7 +95,8 @@ def convert_value(value: object) -> D1Value:
     if value is None or kind is float:
         return value  # type: ignore[return-value]
     if kind is str:
-        return value  # type: ignore[return-value]
+        assert isinstance(value, str)
+        return value if value.isascii() else _well_formed(value)
     if kind is bool:
         return 1 if value else 0
     if isinstance(value, int) and not isinstance(value, bool):

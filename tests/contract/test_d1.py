@@ -496,3 +496,16 @@ async def test_transaction_statements_are_refused_and_database_stays_usable(db: 
     )
     await add(db, "after")
     assert await db.prepare("SELECT count(*) AS n FROM users").first("n") == 1
+
+
+async def test_unencodable_or_odd_text_never_breaks_the_database(db: D1Database) -> None:
+    await add(db, "\ud800 lone surrogate")  # JavaScript would send U+FFFD
+    await add(db, "nul \x00 inside")
+    with pytest.raises(D1Error) as info:
+        await db.prepare("INSERT INTO users (name) VALUES ('a\x00b')").run()
+    assert str(info.value) == "D1_ERROR: the query contains a null character"
+    with pytest.raises(D1Error, match="surrogates not allowed"):
+        await db.prepare("INSERT INTO users (name) VALUES ('\udc00')").run()
+    await add(db, "still usable")
+    names = [r[0] for r in await db.prepare("SELECT name FROM users ORDER BY id").raw()]
+    assert names == ["\ufffd lone surrogate", "nul \x00 inside", "still usable"]

@@ -178,6 +178,8 @@ def run_queries(
     index = 0
     try:
         if writer:
+            if conn.in_transaction:  # never left open by us; be safe against the unexpected
+                conn.execute("ROLLBACK")
             cur.execute(begin)
         for index, query in enumerate(queries):
             before_changes = conn.total_changes
@@ -219,6 +221,9 @@ def run_queries(
         if not writer and getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
             raise NeedsWriterError from exc
         raise D1QueryError(describe_sqlite_error(exc), index) from exc
+    except Exception as exc:  # e.g. text that cannot be encoded: never leave the transaction open
+        _rollback(conn, state if writer else None)
+        raise D1QueryError(describe_sqlite_error(exc), index) from exc
     finally:
         cur.close()
     return results
@@ -238,6 +243,8 @@ def _read_one(
     except sqlite3.Error as exc:
         if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
             raise NeedsWriterError from exc
+        raise D1QueryError(describe_sqlite_error(exc), 0) from exc
+    except Exception as exc:
         raise D1QueryError(describe_sqlite_error(exc), 0) from exc
     duration = (time.perf_counter() - started) * 1000.0
     description = cur.description
