@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from primitives.d1 import D1Database, D1Error
+from primitives.clock import FakeClock
+from primitives.d1 import D1Database, D1Error, open_d1_database
 from primitives.d1._sql import split_statements
 from primitives.d1.migrations import (
     D1MigrationError,
@@ -184,9 +185,6 @@ async def test_database_migrated_by_wrangler_is_up_to_date_here(
     conn.execute(WRANGLER_DDL)
     conn.executescript(migration_query("CREATE TABLE a (x);", "0001_init.sql"))
     conn.close()
-    from primitives.clock import FakeClock
-    from primitives.d1 import open_d1_database
-
     reopened = open_d1_database(f"sqlite:///{db_path}", clock=FakeClock(), name="DB")
     try:
         assert await list_pending(reopened, migrations_dir) == ["0002_more.sql"]
