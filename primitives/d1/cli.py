@@ -6,9 +6,11 @@
 * ``edgeroom d1 execute <DB> --command "SQL" | --file f.sql [--json]`` -- run SQL
 * ``edgeroom migrate`` -- apply pending migrations of every D1 binding in wrangler.toml
 
-``<DB>`` is a binding name or a ``database_name``, as with wrangler. Each binding's folder and
-table come from its wrangler.toml entry (``migrations_dir``, default ``migrations`` beside
-wrangler.toml; ``migrations_table``, default ``d1_migrations``; ``migrations_pattern``).
+``<DB>`` is a binding name or a ``database_name``, as with wrangler. Only the D1 bindings are
+opened (see :class:`D1Bindings`), with the same backend URLs the server uses. Each binding's
+folder and table come from its wrangler.toml entry (``migrations_dir``, default
+``migrations`` beside wrangler.toml; ``migrations_table``, default ``d1_migrations``;
+``migrations_pattern``).
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cli import add_env_options, env_from_args, run_command
-from ..config import BindingSpec, WorkerConfig, load_config
-from ..env import Env
+from ..cli import add_env_options, run_command
+from ..clock import SystemClock
+from ..config import BindingSpec, WorkerConfig, load_config, resolve_backend_urls
+from ..env import resolve_data_dir
 from ..errors import ConfigError
+from . import open_d1_database
 from ._sql import split_statements
 from .binding import D1Database
 from .errors import D1Error
@@ -39,6 +44,7 @@ from .migrations import (
 )
 
 __all__ = [
+    "D1Bindings",
     "D1MigrationsConfig",
     "d1_migrations_config",
     "find_d1_binding",
@@ -128,11 +134,32 @@ def format_d1_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def _database(env: Env, spec: BindingSpec) -> D1Database:
-    db = env[spec.name]
-    if not isinstance(db, D1Database):
-        raise ConfigError(f"binding {spec.name!r} is not a D1 database")
-    return db
+class D1Bindings:
+    """The D1 bindings of wrangler.toml, opened on demand with the URLs the server would use.
+
+    Backend URLs and the data directory are resolved exactly as :func:`primitives.env.build_env`
+    resolves them (``--data-dir``, ``EDGEROOM_<BINDING>_URL``, defaults), but only D1 bindings
+    are opened: migrating a database must not depend on the other primitives or on importing
+    the Worker's Durable Object classes.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.config = load_config(args.config)
+        data_dir = resolve_data_dir(self.config, args.data_dir, os.environ)
+        self._urls = resolve_backend_urls(self.config, data_dir, None, os.environ)
+        self._open: dict[str, D1Database] = {}
+
+    def __getitem__(self, name: str) -> D1Database:
+        if name not in self._open:
+            self._open[name] = open_d1_database(self._urls[name], clock=SystemClock(), name=name)
+        return self._open[name]
+
+    async def __aenter__(self) -> D1Bindings:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for database in self._open.values():
+            await database.aclose()
 
 
 def _migrations_dir_or_fail(migrations: D1MigrationsConfig) -> Path:
@@ -156,12 +183,12 @@ async def _create(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    async with env_from_args(args) as env:
+    async with D1Bindings(args) as env:
         spec = find_d1_binding(env.config, args.database)
         migrations = d1_migrations_config(env.config, spec)
         directory = _migrations_dir_or_fail(migrations)
         pending = await list_pending(
-            _database(env, spec), directory, migrations.table, pattern=migrations.pattern
+            env[spec.name], directory, migrations.table, pattern=migrations.pattern
         )
     if not pending:
         print(NO_MIGRATIONS)
@@ -172,11 +199,11 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 async def _apply(args: argparse.Namespace) -> int:
-    async with env_from_args(args) as env:
+    async with D1Bindings(args) as env:
         spec = find_d1_binding(env.config, args.database)
         migrations = d1_migrations_config(env.config, spec)
         directory = _migrations_dir_or_fail(migrations)
-        db = _database(env, spec)
+        db = env[spec.name]
         pending = await list_pending(db, directory, migrations.table, pattern=migrations.pattern)
         if not pending:
             print(NO_MIGRATIONS)
@@ -206,7 +233,7 @@ async def _apply(args: argparse.Namespace) -> int:
 
 
 async def _migrate(args: argparse.Namespace) -> int:
-    async with env_from_args(args) as env:
+    async with D1Bindings(args) as env:
         specs = env.config.of_kind("d1")
         if not specs:
             print(f"No D1 databases in {env.config.path}; nothing to migrate.")
@@ -220,7 +247,7 @@ async def _migrate(args: argparse.Namespace) -> int:
             print(f"{label}: applying migrations from {migrations.directory}")
             try:
                 applied = await apply_migrations(
-                    _database(env, spec),
+                    env[spec.name],
                     migrations.directory,
                     migrations.table,
                     pattern=migrations.pattern,
@@ -247,9 +274,9 @@ async def _execute(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
     else:
         sql = args.command
-    async with env_from_args(args) as env:
+    async with D1Bindings(args) as env:
         spec = find_d1_binding(env.config, args.database)
-        db = _database(env, spec)
+        db = env[spec.name]
         statements = split_statements(sql)
         try:
             if not statements:

@@ -219,3 +219,24 @@ def test_migrate_stops_on_failing_migration(
     err = capsys.readouterr().err
     assert "❌ 0001_bad.sql" in err
     assert "Migration 0001_bad.sql failed with the following errors:" in err
+
+
+def test_migrate_uses_the_servers_url_and_opens_only_d1(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (project / "wrangler.toml").open("a", encoding="utf-8") as handle:
+        handle.write('\n[[kv_namespaces]]\nbinding = "SESSIONS"\nid = "sessions"\n')
+    (project / "migrations").mkdir()
+    (project / "migrations" / "0001_users.sql").write_text(
+        "CREATE TABLE users (id INTEGER);", encoding="utf-8"
+    )
+    custom = project / "elsewhere" / "db.sqlite3"
+    monkeypatch.setenv("EDGEROOM_DB_URL", f"sqlite:///{custom}")
+    assert run(project, "migrate") == 0
+    assert "✅ 0001_users.sql" in capsys.readouterr().out
+    conn = sqlite3.connect(custom)
+    try:
+        assert conn.execute("SELECT name FROM d1_migrations").fetchall() == [("0001_users.sql",)]
+    finally:
+        conn.close()
+    assert not d1_file(project).exists()
