@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -509,3 +510,30 @@ async def test_unencodable_or_odd_text_never_breaks_the_database(db: D1Database)
     await add(db, "still usable")
     names = [r[0] for r in await db.prepare("SELECT name FROM users ORDER BY id").raw()]
     assert names == ["\ufffd lone surrogate", "nul \x00 inside", "still usable"]
+
+
+async def test_concurrent_writers_and_readers_complete_without_lock_errors(db: D1Database) -> None:
+    insert = db.prepare("INSERT INTO users (name, age) VALUES (?, ?)")
+
+    async def writer(n: int) -> None:
+        for i in range(5):
+            await insert.bind(f"w{n}", i).run()
+
+    async def reader() -> None:
+        for _ in range(5):
+            await db.prepare("SELECT count(*) AS c FROM users").first("c")
+
+    await asyncio.gather(*[writer(n) for n in range(50)], *[reader() for _ in range(50)])
+    assert await db.prepare("SELECT count(*) AS c FROM users").first("c") == 250
+
+
+async def test_readers_never_see_half_a_batch(db: D1Database) -> None:
+    insert = db.prepare("INSERT INTO users (name) VALUES (?)")
+    batch = asyncio.ensure_future(db.batch([insert.bind(f"b{i}") for i in range(500)]))
+    seen = set()
+    while not batch.done():
+        seen.add(await db.prepare("SELECT count(*) AS c FROM users").first("c"))
+    await batch
+    seen.add(await db.prepare("SELECT count(*) AS c FROM users").first("c"))
+    assert seen <= {0, 500}
+    assert 500 in seen
