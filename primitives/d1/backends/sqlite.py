@@ -133,7 +133,11 @@ class SQLiteD1Backend:
                     functools.partial(run_queries, queries=queries, state=self._state, writer=False)
                 )
             except NeedsWriterError:
-                pass
+                pass  # it writes after all: run it where writes run
+            except D1QueryError as exc:
+                if not exc.message.startswith("no such table: "):
+                    raise
+                # TEMP tables live on the writer's connection only; D1 has one connection.
         results = await self._writer.submit(
             functools.partial(
                 run_queries, queries=queries, state=self._state, writer=True, begin=self._begin

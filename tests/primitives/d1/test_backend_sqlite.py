@@ -247,3 +247,12 @@ def test_describe_sqlite_error_formats_as_workerd(
         assert isinstance(mapped.value.__cause__, sqlite3.Error)
     finally:
         conn.close()
+
+
+async def test_temp_tables_are_visible_to_later_reads(db: D1Database) -> None:
+    await db.exec(SCHEMA)
+    await db.prepare("CREATE TEMP TABLE scratch (a)").run()
+    await db.prepare("INSERT INTO scratch VALUES (1)").run()
+    assert await db.prepare("SELECT a FROM scratch").first("a") == 1
+    with pytest.raises(D1Error, match="no such table: nothing: SQLITE_ERROR"):
+        await db.prepare("SELECT * FROM nothing").all()
