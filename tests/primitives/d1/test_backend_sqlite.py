@@ -254,5 +254,5 @@ async def test_temp_tables_are_visible_to_later_reads(db: D1Database) -> None:
     await db.prepare("CREATE TEMP TABLE scratch (a)").run()
     await db.prepare("INSERT INTO scratch VALUES (1)").run()
     assert await db.prepare("SELECT a FROM scratch").first("a") == 1
-    with pytest.raises(D1Error, match="no such table: nothing: SQLITE_ERROR"):
-        await db.prepare("SELECT * FROM nothing").all()
+    with pytest.raises(D1Error, match="no such table: missing: SQLITE_ERROR"):
+        await db.prepare("SELECT * FROM missing").all()
