@@ -3,7 +3,9 @@
     python bench/d1.py            # full run
     python bench/d1.py --quick    # a few seconds (used by `make bench`)
 
-Both sides use a SQLite file in WAL mode with ``synchronous=NORMAL`` and foreign keys on, and
+The two sides run in alternating chunks and each figure is a median over the chunks; the
+overhead is the median of back-to-back pairs, so load from other processes affects both sides
+alike. Both sides use a SQLite file in WAL mode with ``synchronous=NORMAL`` and foreign keys on, and
 every write is committed before the next call starts. The raw side is what a careful
 aiosqlite user writes: one ``execute_fetchall`` per lookup (one thread hop), one autocommit
 ``execute`` per insert, ``BEGIN`` + ``executemany`` + ``COMMIT`` for the batch. The binding side
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -37,17 +40,30 @@ INSERT = "INSERT INTO users (email, name, age) VALUES (?, ?, ?)"
 TARGET_LOOKUP_OVERHEAD = 0.25
 
 
-async def _rate(
-    n: int, body: Callable[[int], Awaitable[object]], repeats: int, offset: int = 0
-) -> float:
-    """Best-of-``repeats`` operations per second for ``n`` sequential calls."""
-    rates = []
-    for r in range(repeats):
-        started = time.perf_counter()
-        for i in range(n):
-            await body(offset + r * n + i)
-        rates.append(n / (time.perf_counter() - started))
-    return max(rates)
+async def _compare(
+    ours: Callable[[int], Awaitable[object]],
+    raw: Callable[[int], Awaitable[object]],
+    ops: int,
+    chunks: int,
+) -> tuple[float, float, float]:
+    """Run both sides in alternating chunks of ``ops`` sequential calls (order swapped each time).
+
+    Returns the median rate of each side and the median of the paired overheads: each pair ran
+    back to back, so load from other processes on the machine hits both sides of a pair alike.
+    """
+    counter = itertools.count()
+    ours_rates: list[float] = []
+    raw_rates: list[float] = []
+    overheads: list[float] = []
+    for chunk in range(chunks):
+        sides = [(ours_rates, ours), (raw_rates, raw)]
+        for rates, body in sides if chunk % 2 == 0 else reversed(sides):
+            started = time.perf_counter()
+            for _ in range(ops):
+                await body(next(counter))
+            rates.append(ops / (time.perf_counter() - started))
+        overheads.append(raw_rates[-1] / ours_rates[-1] - 1.0)
+    return statistics.median(ours_rates), statistics.median(raw_rates), statistics.median(overheads)
 
 
 async def _open_raw(path: Path) -> aiosqlite.Connection:
@@ -58,11 +74,13 @@ async def _open_raw(path: Path) -> aiosqlite.Connection:
     return conn
 
 
-def _line(label: str, ours: float, raw: float, unit: str, target: float | None = None) -> str:
-    overhead = raw / ours - 1.0
+def _line(
+    label: str, measured: tuple[float, float, float], unit: str, target: float | None = None
+) -> str:
+    ours, raw, overhead = measured
     text = (
         f"{label}: binding {ours:,.0f} {unit}, raw aiosqlite {raw:,.0f} {unit}, "
-        f"ratio {ours / raw:.2f}, overhead {overhead * 100:.1f}%"
+        f"ratio {1 / (1 + overhead):.2f}, overhead {overhead * 100:.1f}%"
     )
     if target is not None:
         verdict = "ok" if overhead <= target else "MISSED"
@@ -72,9 +90,9 @@ def _line(label: str, ours: float, raw: float, unit: str, target: float | None =
 
 async def main(quick: bool) -> int:
     rows = 2_000 if quick else 20_000
-    lookups = 2_000 if quick else 20_000
-    inserts = 300 if quick else 3_000
-    repeats = 3 if quick else 5
+    lookup_ops = 500 if quick else 2_000
+    insert_ops = 100 if quick else 300
+    chunks = 6 if quick else 20
     with tempfile.TemporaryDirectory() as tmp:
         db: D1Database = open_d1_database(
             f"sqlite:///{tmp}/binding.sqlite3", clock=SystemClock(), name="DB"
@@ -99,66 +117,46 @@ async def main(quick: bool) -> int:
                 found = await raw.execute_fetchall(LOOKUP, (f"user{i % rows}@example.com",))
                 return next(iter(found), None)
 
-            # Interleave the two sides so machine noise hits both alike.
-            ours_rates, raw_rates = [], []
-            for _ in range(repeats):
-                ours_rates.append(await _rate(lookups, ours_lookup, 1))
-                raw_rates.append(await _rate(lookups, raw_lookup, 1))
             print(
                 _line(
                     "point lookup (prepare().bind().first())",
-                    statistics.median(ours_rates),
-                    statistics.median(raw_rates),
+                    await _compare(ours_lookup, raw_lookup, lookup_ops, chunks),
                     "ops/s",
                     TARGET_LOOKUP_OVERHEAD,
                 )
             )
 
-            counter = iter(range(10**9))
-
-            async def ours_insert(i: int) -> object:
-                n = next(counter)
+            async def ours_insert(n: int) -> object:
                 return await insert.bind(f"new{n}@example.com", "New", 30).run()
 
-            async def raw_insert(i: int) -> object:
-                n = next(counter)
-                return await raw.execute(INSERT, (f"new{n}@example.com", "New", 30))
+            async def raw_insert(n: int) -> object:
+                return await raw.execute(INSERT, (f"new-{n}@example.com", "New", 30))
 
-            ours_ins, raw_ins = [], []
-            for _ in range(repeats):
-                ours_ins.append(await _rate(inserts, ours_insert, 1))
-                raw_ins.append(await _rate(inserts, raw_insert, 1))
             print(
                 _line(
                     "insert one by one (bind().run())",
-                    statistics.median(ours_ins),
-                    statistics.median(raw_ins),
+                    await _compare(ours_insert, raw_insert, insert_ops, chunks),
                     "rows/s",
                 )
             )
 
-            async def ours_batch(i: int) -> object:
+            async def ours_batch(n: int) -> object:
                 return await db.batch(
-                    [insert.bind(f"b{i}-{j}@example.com", "Batch", j % 90) for j in range(1000)]
+                    [insert.bind(f"b{n}-{j}@example.com", "Batch", j % 90) for j in range(1000)]
                 )
 
-            async def raw_batch(i: int) -> object:
+            async def raw_batch(n: int) -> object:
                 await raw.execute("BEGIN")
                 await raw.executemany(
-                    INSERT, [(f"b{i}-{j}@example.com", "Batch", j % 90) for j in range(1000)]
+                    INSERT, [(f"b{n}-{j}@example.com", "Batch", j % 90) for j in range(1000)]
                 )
                 return await raw.execute("COMMIT")
 
-            batches = 3 if quick else 10
-            ours_b, raw_b = [], []
-            for r in range(repeats):
-                ours_b.append(await _rate(batches, ours_batch, 1, offset=r * 100))
-                raw_b.append(await _rate(batches, raw_batch, 1, offset=r * 100))
+            ours_b, raw_b, overhead_b = await _compare(ours_batch, raw_batch, 1, chunks)
             print(
                 _line(
                     "batch of 1,000 inserts (batch([...]))",
-                    statistics.median(ours_b) * 1000,
-                    statistics.median(raw_b) * 1000,
+                    (ours_b * 1000, raw_b * 1000, overhead_b),
                     "rows/s",
                 )
             )
