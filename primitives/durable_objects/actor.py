@@ -138,7 +138,10 @@ class Actor:
                     result = await result
             except BaseException:
                 current_output_gate.reset(token)
-                await self._output_gate(store)
+                try:
+                    await self._output_gate(store)  # an error is an output too
+                except Exception:
+                    pass  # the handler's own error is the one to report
                 raise
             current_output_gate.reset(token)
             await self._output_gate(store)

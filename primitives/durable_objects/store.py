@@ -149,7 +149,7 @@ class ObjectStore:
 
     def pending_gate(self) -> int | None:
         """The sequence number outgoing messages must wait for now, or None if none."""
-        if self.gated_seq > self.durable_seq or self.broken is not None:
+        if self.gated_seq > self.durable_seq:
             return self.gated_seq
         return None
 
