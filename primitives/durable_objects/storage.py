@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..clone import deserialize
 from ..errors import BackendError
 from .sql import SqlStorage
+from .store import INTERNAL
 from .validation import (
     DurableObjectError,
     DurableObjectTypeError,
@@ -161,7 +162,9 @@ class DurableObjectStorage:
             entries = [(check_key(key), check_value(value))]
         store = self._store()
         seq = store.begin(gated=not opts.get("allowUnconfirmed"))
-        store.conn.executemany(f"INSERT OR REPLACE INTO {_KV} (key, value) VALUES (?, ?)", entries)
+        store.conn.executemany(
+            f"INSERT OR REPLACE INTO {_KV} (key, value) VALUES (?, ?){INTERNAL}", entries
+        )
         return self._ack(store, seq)
 
     def delete(

@@ -21,7 +21,12 @@ from typing import Any
 from .backend import AlarmUpdate, DurableObjectBackend, ObjectHandle
 from .validation import DurableObjectResetError
 
-__all__ = ["ObjectStore"]
+__all__ = ["INTERNAL", "ObjectStore"]
+
+#: Appended to the runtime's own statements. The sqlite3 module caches prepared statements by
+#: text, and the authorizer only runs when a statement is prepared, so user SQL must never share
+#: a cached statement with the runtime's (a user ``BEGIN`` would skip the check).
+INTERNAL = " /* edgeroom-internal */"
 
 log = logging.getLogger("edgeroom.durable_objects")
 
@@ -68,7 +73,11 @@ class ObjectStore:
         """Join (or open) the implicit transaction; returns its sequence number."""
         self.check()
         if self.txn_seq is None:
-            self.conn.execute("BEGIN")
+            user_sql, self.user_sql = self.user_sql, False
+            try:
+                self.conn.execute("BEGIN" + INTERNAL)
+            finally:
+                self.user_sql = user_sql
             self.txn_seq = self._next_seq
             self._next_seq += 1
             self._loop.call_soon(self._commit_soon)
@@ -96,7 +105,7 @@ class ObjectStore:
         if seq is None or self.broken is not None:
             return
         try:
-            self.conn.execute("COMMIT")
+            self.conn.execute("COMMIT" + INTERNAL)
         except sqlite3.Error as exc:
             self.fail(exc)
             return
@@ -192,7 +201,7 @@ class ObjectStore:
         """Roll back what was not committed (the object is being reset)."""
         if self.conn.in_transaction:
             try:
-                self.conn.execute("ROLLBACK")
+                self.conn.execute("ROLLBACK" + INTERNAL)
             except sqlite3.Error:
                 pass
         self.txn_seq = None
@@ -200,7 +209,7 @@ class ObjectStore:
 
     # -- alarm row ----------
     def read_alarm(self) -> int | None:
-        row = self.conn.execute(
+        row = self.execute(
             'SELECT value FROM "_cf_METADATA" WHERE key = ?', ("alarm",)
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
@@ -208,13 +217,14 @@ class ObjectStore:
     def write_alarm(self, ms: int | None, gated: bool = True) -> int:
         seq = self.begin(gated)
         if ms is None:
-            self.conn.execute('DELETE FROM "_cf_METADATA" WHERE key = ?', ("alarm",))
+            self.execute('DELETE FROM "_cf_METADATA" WHERE key = ?', ("alarm",))
         else:
-            self.conn.execute(
+            self.execute(
                 'INSERT OR REPLACE INTO "_cf_METADATA" (key, value) VALUES (?, ?)', ("alarm", ms)
             )
         self.alarm_touched = True
         return seq
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params)
+        """Run an internal statement (never subject to the user-SQL authorizer)."""
+        return self.conn.execute(sql + INTERNAL, params)
