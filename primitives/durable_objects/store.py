@@ -209,9 +209,7 @@ class ObjectStore:
 
     # -- alarm row ----------
     def read_alarm(self) -> int | None:
-        row = self.execute(
-            'SELECT value FROM "_cf_METADATA" WHERE key = ?', ("alarm",)
-        ).fetchone()
+        row = self.execute('SELECT value FROM "_cf_METADATA" WHERE key = ?', ("alarm",)).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def write_alarm(self, ms: int | None, gated: bool = True) -> int:

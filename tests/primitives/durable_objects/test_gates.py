@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -52,7 +52,11 @@ class Counter(DurableObject):
 
 async def test_concurrent_increments_are_atomic(make_ns: MakeNamespace, backend_url: str) -> None:
     stub = make_ns(Counter, backend_url).getByName("c")
-    assert await asyncio.gather(stub.increment(), stub.increment(), stub.increment()) == [0, 1, 2]
+    assert list(await asyncio.gather(stub.increment(), stub.increment(), stub.increment())) == [
+        0,
+        1,
+        2,
+    ]
     assert await asyncio.gather(*(stub.increment() for _ in range(50))) == list(range(3, 53))
 
 
@@ -67,7 +71,7 @@ async def test_one_instance_per_id(make_ns: MakeNamespace) -> None:
     ns = make_ns(Counter)
     Counter.constructed = 0
     a, b = ns.getByName("x"), ns.get(ns.idFromName("x"))
-    assert await asyncio.gather(a.hit(), b.hit(), a.hit()) == [1, 2, 3]
+    assert list(await asyncio.gather(a.hit(), b.hit(), a.hit())) == [1, 2, 3]
     assert await ns.getByName("y").hit() == 1
     assert Counter.constructed == 2
 
@@ -81,22 +85,24 @@ async def test_rpc_clones_arguments_and_results(make_ns: MakeNamespace) -> None:
 
 async def test_rpc_rejects_unclonable_arguments_and_results(make_ns: MakeNamespace) -> None:
     stub = make_ns(Counter).getByName("c")
-    with pytest.raises(TypeError, match='Could not serialize object of type "object"'):
+    with pytest.raises(TypeError, match=r'Could not serialize object of type "object"'):
         await stub.echo(object())
-    with pytest.raises(TypeError, match='Could not serialize object of type "object"'):
+    with pytest.raises(TypeError, match=r'Could not serialize object of type "object"'):
         await stub.make_unclonable()
 
 
 @pytest.mark.parametrize("method", ["missing", "_private", "ctx", "env"])
 async def test_rpc_unknown_method_is_a_type_error(make_ns: MakeNamespace, method: str) -> None:
     stub = make_ns(Counter).getByName("c")
-    with pytest.raises(TypeError, match=f'^The RPC receiver does not implement the method "{method}".$'):
+    with pytest.raises(
+        TypeError, match=f'^The RPC receiver does not implement the method "{method}".$'
+    ):
         await getattr(stub, method)()
 
 
 async def test_rpc_handler_error_reaches_the_caller_marked_remote(make_ns: MakeNamespace) -> None:
     stub = make_ns(Counter).getByName("c")
-    with pytest.raises(ValueError, match="kaboom") as info:
+    with pytest.raises(ValueError, match=r"kaboom") as info:
         await stub.boom()
     assert getattr(info.value, "remote", False) is True
     assert await stub.hit() == 1  # the object is not reset by a handler error
@@ -109,7 +115,7 @@ async def test_fetch_accepts_url_and_request(make_ns: MakeNamespace) -> None:
     assert await response.text() == "POST https://do/y hi"
     response = await stub.fetch(Request("https://do/z", method="PUT", body="b"))
     assert await response.text() == "PUT https://do/z b"
-    with pytest.raises(TypeError, match="^Fetch API cannot load: /relative$"):
+    with pytest.raises(TypeError, match=r"^Fetch API cannot load: /relative$"):
         await stub.fetch("/relative")
 
 
@@ -121,14 +127,16 @@ async def test_fetch_without_handler_and_with_wrong_result(make_ns: MakeNamespac
         async def fetch(self, request: Request) -> Any:
             return "not a response"
 
-    with pytest.raises(DurableObjectError, match="^Handler does not export a fetch\\(\\) function.$"):
+    with pytest.raises(
+        DurableObjectError, match=r"^Handler does not export a fetch\(\) function.$"
+    ):
         await make_ns(NoFetch).getByName("a").fetch("https://x/")
-    with pytest.raises(TypeError, match="did not resolve to 'Response'"):
+    with pytest.raises(TypeError, match=r"did not resolve to 'Response'"):
         await make_ns(BadFetch).getByName("a").fetch("https://x/")
 
 
 class Slow(DurableObject):
-    log: list[str] = []
+    log: ClassVar[list[str]] = []
 
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
@@ -157,16 +165,20 @@ class Slow(DurableObject):
         Slow.log.append(tag)
 
 
-async def test_blockConcurrencyWhile_in_constructor_holds_the_first_events(make_ns: MakeNamespace) -> None:
+async def test_blockConcurrencyWhile_in_constructor_holds_the_first_events(
+    make_ns: MakeNamespace,
+) -> None:
     stub = make_ns(Slow).getByName("s")
-    assert await asyncio.gather(stub.is_ready(), stub.is_ready()) == [True, True]
+    assert list(await asyncio.gather(stub.is_ready(), stub.is_ready())) == [True, True]
 
 
-async def test_blockConcurrencyWhile_holds_other_events_and_returns_the_value(make_ns: MakeNamespace) -> None:
+async def test_blockConcurrencyWhile_holds_other_events_and_returns_the_value(
+    make_ns: MakeNamespace,
+) -> None:
     stub = make_ns(Slow).getByName("s")
     Slow.log = []
     await stub.note("warm")
-    assert await asyncio.gather(stub.block("a"), stub.note("b")) == [42, None]
+    assert list(await asyncio.gather(stub.block("a"), stub.note("b"))) == [42, None]
     assert Slow.log == ["warm", "a-start", "a-end", "b"]
 
 
@@ -188,7 +200,7 @@ async def test_blockConcurrencyWhile_failure_resets_the_object(make_ns: MakeName
             return Fragile.made
 
     stub = make_ns(Fragile).getByName("f")
-    with pytest.raises(RuntimeError, match="init failed"):
+    with pytest.raises(RuntimeError, match=r"init failed"):
         await stub.fail()
     assert await stub.made_count() == 2  # a fresh instance
 
@@ -207,7 +219,7 @@ async def test_constructor_error_reaches_callers_and_is_retried(make_ns: MakeNam
             return "ok"
 
     stub = make_ns(Broken).getByName("b")
-    with pytest.raises(RuntimeError, match="constructor failed"):
+    with pytest.raises(RuntimeError, match=r"constructor failed"):
         await stub.ok()
     assert await stub.ok() == "ok"
 

@@ -44,7 +44,9 @@ def test_newUniqueId_is_random_unnamed_and_valid(make_ns: MakeNamespace) -> None
 
 
 def test_newUniqueId_jurisdiction_is_rejected_as_in_workerd(make_ns: MakeNamespace) -> None:
-    with pytest.raises(DurableObjectError, match="^Jurisdiction restrictions are not implemented in workerd.$"):
+    with pytest.raises(
+        DurableObjectError, match=r"^Jurisdiction restrictions are not implemented in workerd.$"
+    ):
         make_ns(Thing).newUniqueId(jurisdiction="eu")
 
 
@@ -56,19 +58,21 @@ def test_idFromString_round_trip_drops_the_name(make_ns: MakeNamespace) -> None:
 
 @pytest.mark.parametrize("bad", ["", "abc", "z" * 64, "0" * 63, "0" * 65, 42])
 def test_idFromString_rejects_malformed(make_ns: MakeNamespace, bad: object) -> None:
-    with pytest.raises(TypeError, match="^Invalid Durable Object ID: must be 64 hex digits$"):
+    with pytest.raises(TypeError, match=r"^Invalid Durable Object ID: must be 64 hex digits$"):
         make_ns(Thing).idFromString(bad)  # type: ignore[arg-type]
 
 
 def test_idFromString_rejects_an_id_of_another_namespace(make_ns: MakeNamespace) -> None:
     foreign = make_ns(Other).idFromName("x").toString()
-    with pytest.raises(DurableObjectTypeError, match="^Durable Object ID is not valid for this namespace.$"):
+    with pytest.raises(
+        DurableObjectTypeError, match=r"^Durable Object ID is not valid for this namespace.$"
+    ):
         make_ns(Thing).idFromString(foreign)
 
 
 def test_get_rejects_an_id_of_another_namespace(make_ns: MakeNamespace) -> None:
     foreign = make_ns(Other).idFromName("x")
-    with pytest.raises(TypeError, match="not valid for this namespace"):
+    with pytest.raises(TypeError, match=r"not valid for this namespace"):
         make_ns(Thing).get(foreign)
 
 

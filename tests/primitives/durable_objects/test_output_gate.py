@@ -57,7 +57,9 @@ class Writer(DurableObject):
         pass
 
 
-async def test_writes_without_await_commit_as_one_transaction(make_ns: MakeNamespace, backend_url: str) -> None:
+async def test_writes_without_await_commit_as_one_transaction(
+    make_ns: MakeNamespace, backend_url: str
+) -> None:
     stub = make_ns(Writer, backend_url).getByName("w")
     start = await stub.commits()
     await stub.write_many()
@@ -103,7 +105,7 @@ async def test_an_error_is_held_like_a_result(make_ns: MakeNamespace) -> None:
         await asyncio.sleep(0)
     assert not pending.done()
     backend.release.set()
-    with pytest.raises(RuntimeError, match="after write"):
+    with pytest.raises(RuntimeError, match=r"after write"):
         await pending
     assert await stub.get("t") == 1  # writes before an exception are kept, as on Workers
 
@@ -112,7 +114,10 @@ async def test_group_commit_shares_one_sync_between_many_requests(make_ns: MakeN
     backend = HeldSyncBackend()
     stub = make_ns(Writer, backend=backend).getByName("w")
     await stub.commits()
-    calls = [asyncio.ensure_future(stub.fetch("https://do/", method="POST", body=str(i))) for i in range(50)]
+    calls = [
+        asyncio.ensure_future(stub.fetch("https://do/", method="POST", body=str(i)))
+        for i in range(50)
+    ]
     for _ in range(30):
         await asyncio.sleep(0)
     backend.release.set()
@@ -134,7 +139,7 @@ async def test_failed_sync_resets_the_object_and_drops_held_output(make_ns: Make
     pending = asyncio.ensure_future(stub.fetch("https://do/", method="POST", body="lost"))
     await asyncio.sleep(0)
     backend.release.set()
-    with pytest.raises(DurableObjectResetError, match="disk on fire"):
+    with pytest.raises(DurableObjectResetError, match=r"disk on fire"):
         await pending
     backend.fail_with = None
     assert await stub.get("missing") is None
@@ -160,7 +165,9 @@ async def test_websocket_frames_wait_for_the_writes_before_them(make_ns: MakeNam
     client = response.webSocket
     assert isinstance(client, WebSocket)
     received: list[Any] = []
-    client._attach_transport(lambda ws, event: received.append(event.data) if isinstance(event, MessageEvent) else None)
+    client._attach_transport(
+        lambda ws, event: received.append(event.data) if isinstance(event, MessageEvent) else None
+    )
     call = asyncio.ensure_future(stub.broadcast("hello"))
     for _ in range(20):
         await asyncio.sleep(0)

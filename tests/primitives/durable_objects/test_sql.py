@@ -28,7 +28,9 @@ async def sql(stub: Any, fn: Any) -> Any:
 async def test_exec_returns_rows_as_dicts(stub: Any) -> None:
     def go(db: Any) -> Any:
         db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, data BLOB)")
-        inserted = db.exec("INSERT INTO t (name, data) VALUES (?, ?), (?, ?)", "a", b"\x00", "b", None)
+        inserted = db.exec(
+            "INSERT INTO t (name, data) VALUES (?, ?), (?, ?)", "a", b"\x00", "b", None
+        )
         cursor = db.exec("SELECT * FROM t ORDER BY id")
         return inserted.rowsWritten, cursor.columnNames, cursor.toArray(), cursor.rowsRead
 
@@ -54,47 +56,59 @@ async def test_cursor_iteration_raw_and_next(stub: Any) -> None:
 
 async def test_one_needs_exactly_one_row(stub: Any) -> None:
     assert await sql(stub, lambda db: db.exec("SELECT 5 AS v").one()) == {"v": 5}
-    with pytest.raises(SqlError.__mro__[1], match="^Expected exactly one result from SQL query, but got no results.$"):
+    with pytest.raises(
+        SqlError.__mro__[1],
+        match=r"^Expected exactly one result from SQL query, but got no results.$",
+    ):
         await sql(stub, lambda db: db.exec("SELECT 1 WHERE 0").one())
-    with pytest.raises(Exception, match="but got multiple results.$"):
+    with pytest.raises(Exception, match=r"but got multiple results.$"):
         await sql(stub, lambda db: db.exec("SELECT 1 UNION ALL SELECT 2").one())
 
 
 async def test_multiple_statements_return_the_last(stub: Any) -> None:
-    rows = await sql(stub, lambda db: db.exec("CREATE TABLE m (x); INSERT INTO m VALUES (1); SELECT x FROM m;").toArray())
+    rows = await sql(
+        stub,
+        lambda db: db.exec(
+            "CREATE TABLE m (x); INSERT INTO m VALUES (1); SELECT x FROM m;"
+        ).toArray(),
+    )
     assert rows == [{"x": 1}]
-    assert await sql(stub, lambda db: db.exec("SELECT 'a;b' AS s -- c;\n").toArray()) == [{"s": "a;b"}]
+    assert await sql(stub, lambda db: db.exec("SELECT 'a;b' AS s -- c;\n").toArray()) == [
+        {"s": "a;b"}
+    ]
 
 
 @pytest.mark.parametrize("query", ["", ";", "  ", "SELECT 1; -- trailing comment"])
 async def test_empty_sql_is_rejected(stub: Any, query: str) -> None:
-    with pytest.raises(SqlError, match="^SQL code did not contain a statement.$"):
+    with pytest.raises(SqlError, match=r"^SQL code did not contain a statement.$"):
         await sql(stub, lambda db: db.exec(query))
 
 
 async def test_sql_errors_read_like_workerd(stub: Any) -> None:
-    with pytest.raises(SqlError, match='^near "bunk": syntax error.*: SQLITE_ERROR$'):
+    with pytest.raises(SqlError, match=r'^near "bunk": syntax error.*: SQLITE_ERROR$'):
         await sql(stub, lambda db: db.exec("bunk"))
-    with pytest.raises(SqlError, match="^no such table: nope: SQLITE_ERROR$"):
+    with pytest.raises(SqlError, match=r"^no such table: nope: SQLITE_ERROR$"):
         await sql(stub, lambda db: db.exec("SELECT * FROM nope"))
-    with pytest.raises(SqlError, match="^Wrong number of parameter bindings for SQL query.$"):
+    with pytest.raises(SqlError, match=r"^Wrong number of parameter bindings for SQL query.$"):
         await sql(stub, lambda db: db.exec("SELECT ?, ?", 1))
-    with pytest.raises(TypeError, match="Unsupported type for a SQL binding: dict"):
+    with pytest.raises(TypeError, match=r"Unsupported type for a SQL binding: dict"):
         await sql(stub, lambda db: db.exec("SELECT ?", {}))
 
 
 @pytest.mark.parametrize("query", ["BEGIN TRANSACTION", "BEGIN", "SAVEPOINT x", "COMMIT"])
 async def test_transaction_statements_are_refused(stub: Any, query: str) -> None:
-    with pytest.raises(SqlError, match="^To execute a transaction, please use the state.storage.transaction\\(\\)"):
+    with pytest.raises(
+        SqlError, match=r"^To execute a transaction, please use the state.storage.transaction\(\)"
+    ):
         await sql(stub, lambda db: db.exec(query))
 
 
 async def test_hidden_tables_are_off_limits(stub: Any) -> None:
-    with pytest.raises(SqlError, match="^access to _cf_KV.key is prohibited: SQLITE_AUTH$"):
+    with pytest.raises(SqlError, match=r"^access to _cf_KV.key is prohibited: SQLITE_AUTH$"):
         await sql(stub, lambda db: db.exec("SELECT key FROM _cf_KV"))
-    with pytest.raises(SqlError, match="not authorized"):
+    with pytest.raises(SqlError, match=r"not authorized"):
         await sql(stub, lambda db: db.exec("DELETE FROM _cf_KV"))
-    with pytest.raises(SqlError, match="not authorized"):
+    with pytest.raises(SqlError, match=r"not authorized"):
         await sql(stub, lambda db: db.exec("PRAGMA journal_mode=DELETE"))
     assert await sql(stub, lambda db: db.exec("PRAGMA table_list").columnNames)
 
@@ -135,7 +149,11 @@ async def test_transactionSync_nests_and_rolls_back(stub: Any) -> None:
         result = ctx.storage.transactionSync(outer)
         return result, db.exec("SELECT v FROM n").toArray(), await ctx.storage.get("kv")
 
-    assert await run_in_durable_object(stub, lambda obj, ctx: go(ctx)) == ("ok", [{"v": "outer"}], "outer")
+    assert await run_in_durable_object(stub, lambda obj, ctx: go(ctx)) == (
+        "ok",
+        [{"v": "outer"}],
+        "outer",
+    )
 
 
 async def test_databaseSize_grows(stub: Any) -> None:

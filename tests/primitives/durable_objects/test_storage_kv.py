@@ -27,7 +27,15 @@ async def run(stub: Any, fn: Any) -> Any:
 
 
 async def test_put_get_round_trips_clonable_values(stub: Any) -> None:
-    values = {"s": "str", "i": 7, "f": 1.5, "b": True, "n": None, "bytes": b"\x01", "l": [1, {"x": 2}]}
+    values = {
+        "s": "str",
+        "i": 7,
+        "f": 1.5,
+        "b": True,
+        "n": None,
+        "bytes": b"\x01",
+        "l": [1, {"x": 2}],
+    }
 
     async def go(storage: Any) -> Any:
         for key, value in values.items():
@@ -50,14 +58,20 @@ async def test_get_many_is_sorted_and_omits_missing(stub: Any) -> None:
 async def test_delete_one_and_many(stub: Any) -> None:
     async def go(storage: Any) -> Any:
         await storage.put({"a": 1, "b": 2, "c": 3})
-        return [await storage.delete("a"), await storage.delete("a"), await storage.delete(["b", "c", "x"])]
+        return [
+            await storage.delete("a"),
+            await storage.delete("a"),
+            await storage.delete(["b", "c", "x"]),
+        ]
 
     assert await run(stub, go) == [True, False, 2]
 
 
 async def test_list_options(stub: Any) -> None:
     async def go(storage: Any) -> Any:
-        await storage.put({k: i for i, k in enumerate(["a", "ab", "abc", "b", "ba", "c", "\U0001f600", "z"])})
+        await storage.put(
+            {k: i for i, k in enumerate(["a", "ab", "abc", "b", "ba", "c", "\U0001f600", "z"])}
+        )
         return [
             list(await storage.list()),
             list(await storage.list(prefix="ab")),
@@ -81,36 +95,50 @@ async def test_list_options(stub: Any) -> None:
 
 
 async def test_list_rejects_bad_options(stub: Any) -> None:
-    with pytest.raises(TypeError, match="^list\\(\\) cannot be called with both start and startAfter values.$"):
+    with pytest.raises(
+        TypeError, match=r"^list\(\) cannot be called with both start and startAfter values.$"
+    ):
         await run(stub, lambda s: s.list(start="a", startAfter="b"))
     for limit in (0, -1):
-        with pytest.raises(TypeError, match="^List limit must be positive.$"):
+        with pytest.raises(TypeError, match=r"^List limit must be positive.$"):
             await run(stub, lambda s, limit=limit: s.list(limit=limit))
 
 
 async def test_key_and_value_limits(stub: Any) -> None:
-    with pytest.raises(RangeError, match="^Keys cannot be larger than 2048 bytes. A key of size 2049 was provided.$"):
+    with pytest.raises(
+        RangeError,
+        match=r"^Keys cannot be larger than 2048 bytes. A key of size 2049 was provided.$",
+    ):
         await run(stub, lambda s: s.put("k" * 2049, 1))
-    with pytest.raises(RangeError, match="^Keys cannot be larger than 2048 bytes. A key of size 2050 was provided.$"):
+    with pytest.raises(
+        RangeError,
+        match=r"^Keys cannot be larger than 2048 bytes. A key of size 2050 was provided.$",
+    ):
         await run(stub, lambda s: s.get("é" * 1025))
     await run(stub, lambda s: s.put("k" * 2048, 1))
-    with pytest.raises(RangeError, match="^Values cannot be larger than 131072 bytes. A value of size"):
+    with pytest.raises(
+        RangeError, match=r"^Values cannot be larger than 131072 bytes. A value of size"
+    ):
         await run(stub, lambda s: s.put("big", "x" * 131_072))
-    with pytest.raises(RangeError, match="^Maximum number of key value pairs is 128. 129 pairs were provided.$"):
+    with pytest.raises(
+        RangeError, match=r"^Maximum number of key value pairs is 128. 129 pairs were provided.$"
+    ):
         await run(stub, lambda s: s.get([str(i) for i in range(129)]))
-    with pytest.raises(RangeError, match="129 pairs were provided"):
+    with pytest.raises(RangeError, match=r"129 pairs were provided"):
         await run(stub, lambda s: s.put({str(i): i for i in range(129)}))
-    with pytest.raises(TypeError, match="Could not serialize"):
+    with pytest.raises(TypeError, match=r"Could not serialize"):
         await run(stub, lambda s: s.put("obj", object()))
-    with pytest.raises(TypeError, match="^Storage keys must be strings"):
+    with pytest.raises(TypeError, match=r"^Storage keys must be strings"):
         await run(stub, lambda s: s.put(1, 1))
     assert await run(stub, lambda s: s.list()) == {"k" * 2048: 1}  # nothing bad was stored
 
 
 async def test_put_shapes(stub: Any) -> None:
-    with pytest.raises(TypeError, match="^put\\(\\) may only be called with a single key-value pair"):
+    with pytest.raises(
+        TypeError, match=r"^put\(\) may only be called with a single key-value pair"
+    ):
         await run(stub, lambda s: s.put({"a": 1}, 5))
-    with pytest.raises(TypeError, match="^put\\(\\) called with undefined value.$"):
+    with pytest.raises(TypeError, match=r"^put\(\) called with undefined value.$"):
         await run(stub, lambda s: s.put("a"))
     await run(stub, lambda s: s.put({"a": 1}, {"allowUnconfirmed": True}))
     assert await run(stub, lambda s: s.get("a")) == 1
@@ -137,7 +165,8 @@ async def test_transaction_rollback_and_exception_undo_writes(stub: Any) -> None
             await txn.put("x", 1)
             await txn.setAlarm(10_000_000_000_000)
             txn.rollback()
-            with pytest.raises(DurableObjectError, match="^Cannot put on rolled back transaction$"):
+            rolled_back = r"^Cannot put on rolled back transaction$"
+            with pytest.raises(DurableObjectError, match=rolled_back):
                 txn.put("y", 1)
 
         async def raising(txn: Any) -> None:
@@ -171,7 +200,9 @@ async def test_deleteAll_inside_a_transaction_is_refused(stub: Any) -> None:
 
         await storage.transaction(body)
 
-    with pytest.raises(DurableObjectError, match="^Cannot call deleteAll\\(\\) within a transaction$"):
+    with pytest.raises(
+        DurableObjectError, match=r"^Cannot call deleteAll\(\) within a transaction$"
+    ):
         await run(stub, go)
 
 
