@@ -165,5 +165,5 @@ class SQLiteDurableObjectBackend:
                 self._index.close()
             self._index = None
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)

@@ -43,9 +43,8 @@ async def main(data_dir: str) -> None:
                 writer.write(f"OK {await stub.record(int(n))}\n".encode())
             else:
                 value = await stub.read(int(n))
-                writer.write(
-                    f"{'NONE' if value is None else value[0]} {0 if value is None else value[1]}\n".encode()
-                )
+                stored, rows = (None, 0) if value is None else value
+                writer.write(f"{'NONE' if stored is None else stored} {rows}\n".encode())
             await writer.drain()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)

@@ -1,4 +1,4 @@
-"""A real ``kill -9`` of a server process: no client ever saw an acknowledgement whose write was lost.
+"""A real ``kill -9`` of a server: no client ever saw an acknowledgement whose write was lost.
 
 The server here is the small line protocol of ``kill_server.py`` in front of a namespace on the
 SQLite backend (the runtime's HTTP server was not available to this branch when written).
