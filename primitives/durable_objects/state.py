@@ -10,10 +10,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ..clock import Clock
 from ..websocket import WebSocket
 from .ids import DurableObjectId
 from .storage import DurableObjectStorage
 from .validation import (
+    BLOCK_CONCURRENCY_TIMEOUT_SECONDS,
     MAX_AUTO_RESPONSE_BYTES,
     MAX_EVENT_TIMEOUT_MS,
     MAX_HIBERNATABLE_SOCKETS,
@@ -93,7 +95,7 @@ class DurableObjectState:
             try:
                 result = callback() if callable(callback) else callback
                 if inspect.isawaitable(result):
-                    result = await result
+                    result = await _bounded(result, actor.ns.clock)
                 return result
             except BaseException as exc:
                 actor.reset(exc)
@@ -170,6 +172,24 @@ class DurableObjectState:
 
     def getHibernatableWebSocketEventTimeout(self) -> int | None:
         return self._actor.event_timeout_ms
+
+
+async def _bounded(awaitable: Awaitable[Any], clock: Clock) -> Any:
+    """Await ``awaitable``; after 30 s of ``clock`` time, cancel it and reset the object."""
+    work = asyncio.ensure_future(awaitable)
+    timer = asyncio.ensure_future(clock.sleep(BLOCK_CONCURRENCY_TIMEOUT_SECONDS))
+    try:
+        done, _ = await asyncio.wait({work, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+        if not work.done():
+            work.cancel()
+    if work not in done:
+        raise DurableObjectResetError(
+            "blockConcurrencyWhile() callback did not finish within "
+            f"{BLOCK_CONCURRENCY_TIMEOUT_SECONDS:g} seconds; the object was reset."
+        )
+    return work.result()
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:

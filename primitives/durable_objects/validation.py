@@ -18,6 +18,7 @@ from ..errors import PrimitiveError
 __all__ = [
     "ALARM_RETRY_MAX_TRIES",
     "ALARM_RETRY_START_SECONDS",
+    "BLOCK_CONCURRENCY_TIMEOUT_SECONDS",
     "DurableObjectError",
     "DurableObjectResetError",
     "DurableObjectTypeError",
@@ -48,6 +49,7 @@ MAX_AUTO_RESPONSE_BYTES = 2048
 MAX_EVENT_TIMEOUT_MS = 604_800_000
 ALARM_RETRY_START_SECONDS = 2
 ALARM_RETRY_MAX_TRIES = 6
+BLOCK_CONCURRENCY_TIMEOUT_SECONDS = 30.0
 
 
 class DurableObjectError(PrimitiveError):

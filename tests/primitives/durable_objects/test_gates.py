@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 
 import pytest
 
+from primitives.clock import FakeClock
 from primitives.durable_objects import DurableObject, DurableObjectError
+from primitives.durable_objects.validation import DurableObjectResetError
 from primitives.http import Request, Response
 
 from .conftest import MakeNamespace
@@ -249,3 +251,24 @@ async def test_env_is_read_lazily(make_ns: MakeNamespace) -> None:
     ns = make_ns(UsesEnv, env=env)
     env["NAME"] = "filled later"
     assert await ns.getByName("e").read_name() == "filled later"
+
+
+async def test_blockConcurrencyWhile_times_out_after_30_seconds(
+    make_ns: MakeNamespace, fake_clock: FakeClock
+) -> None:
+    class Stuck(DurableObject):
+        async def hang(self) -> None:
+            await self.ctx.blockConcurrencyWhile(asyncio.Event().wait)
+
+        def ok(self) -> str:
+            return "ok"
+
+    stub = make_ns(Stuck).getByName("s")
+    hang = asyncio.ensure_future(stub.hang())
+    queued = asyncio.ensure_future(stub.ok())
+    await fake_clock.settle()
+    assert not queued.done()  # held by the gate
+    fake_clock.advance(30)
+    with pytest.raises(DurableObjectResetError, match="did not finish within 30 seconds"):
+        await asyncio.wait_for(hang, 1)
+    assert await asyncio.wait_for(queued, 1) == "ok"

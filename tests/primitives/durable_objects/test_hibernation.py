@@ -14,7 +14,14 @@ from primitives.durable_objects import (
     WebSocketRequestResponsePair,
 )
 from primitives.http import Request, Response
-from primitives.websocket import CloseEvent, Event, MessageEvent, WebSocket, WebSocketPair
+from primitives.websocket import (
+    CloseEvent,
+    ErrorEvent,
+    Event,
+    MessageEvent,
+    WebSocket,
+    WebSocketPair,
+)
 
 from .conftest import MakeNamespace, eventually, settle
 
@@ -47,6 +54,9 @@ class Room(DurableObject):
 
     async def webSocketClose(self, ws: WebSocket, code: int, reason: str, wasClean: bool) -> None:
         Room.events.append(("close", code, reason, wasClean))
+
+    async def webSocketError(self, ws: WebSocket, error: Any) -> None:
+        Room.events.append(("error", str(error)))
 
     def tagged(self, tag: str | None) -> int:
         return len(self.ctx.getWebSockets(tag))
@@ -211,3 +221,27 @@ async def test_idle_objects_without_sockets_are_evicted(
     assert ns.live_instances == 0 and Room.built == 5
     await ns.getByName("r0").tagged(None)
     assert Room.built == 6
+
+
+async def test_error_reaches_webSocketError_and_the_socket_leaves(make_ns: MakeNamespace) -> None:
+    stub = make_ns(Room).getByName("r")
+    client = await connect(stub)
+    result = client.ws._inject(ErrorEvent(ConnectionResetError("reset by peer")))
+    if result is not None:
+        await result
+    assert Room.events == [("error", "reset by peer")]
+    assert await stub.tagged(None) == 0
+
+
+async def test_a_raising_message_handler_is_logged_and_the_socket_stays(
+    make_ns: MakeNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Faulty(Room):
+        async def webSocketMessage(self, ws: WebSocket, message: str | bytes) -> None:
+            raise RuntimeError("handler bug")
+
+    stub = make_ns(Faulty).getByName("f")
+    client = await connect(stub)
+    await client.send("x")
+    assert "handler bug" in caplog.text
+    assert await stub.tagged(None) == 1
