@@ -23,14 +23,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psutil  # noqa: E402
+import psutil  # type: ignore[import-untyped]
 
-from primitives.clock import FakeClock, SystemClock  # noqa: E402
-from primitives.durable_objects import DurableObject, DurableObjectNamespace  # noqa: E402
-from primitives.durable_objects.backends import backend_for_url  # noqa: E402
-from primitives.http import Request, Response  # noqa: E402
-from primitives.testing import run_in_durable_object  # noqa: E402
-from primitives.websocket import WebSocketPair  # noqa: E402
+from primitives.clock import FakeClock, SystemClock
+from primitives.durable_objects import DurableObject, DurableObjectNamespace
+from primitives.durable_objects.backends import backend_for_url
+from primitives.http import Request, Response
+from primitives.testing import run_in_durable_object
+from primitives.websocket import WebSocketPair
 
 RPC_TARGET_US = 50.0
 DURABLE_TARGET = 5_000
@@ -99,12 +99,14 @@ async def bench_round_trips(n: int) -> bool:
     (f50, f99), (c50, c99) = percentiles(fetch), percentiles(base_fetch)
     ok = r50 < RPC_TARGET_US
     print(
-        f"rpc round trip:   p50 {r50:6.1f} us  p99 {r99:6.1f} us | plain method call p50 {b50:5.2f} us "
+        f"rpc round trip:   p50 {r50:6.1f} us  p99 {r99:6.1f} us | "
+        f"plain method call p50 {b50:5.2f} us "
         f"p99 {b99:5.2f} us | overhead {r50 - b50:5.1f} us (target p50 < {RPC_TARGET_US:.0f} us) "
         f"{'OK' if ok else 'MISSED'}"
     )
     print(
-        f"fetch round trip: p50 {f50:6.1f} us  p99 {f99:6.1f} us | plain fetch() call p50 {c50:5.2f} us "
+        f"fetch round trip: p50 {f50:6.1f} us  p99 {f99:6.1f} us | "
+        f"plain fetch() call p50 {c50:5.2f} us "
         f"p99 {c99:5.2f} us | overhead {f50 - c50:5.1f} us"
     )
     return ok
@@ -187,7 +189,8 @@ async def bench_durable_writes(total: int, concurrency: int, directory: Path) ->
     print(
         f"durable acked writes (1 object, {concurrency} concurrent clients): {rate:,.0f} writes/s, "
         f"{total / max(syncs, 1):.1f} writes per fsync | plain sqlite3 commit loop (fsync each) "
-        f"{raw_rate:,.0f} commits/s | ratio {rate / raw_rate:.1f}x (target >= {DURABLE_TARGET:,}/s) "
+        f"{raw_rate:,.0f} commits/s | ratio {rate / raw_rate:.1f}x "
+        f"(target >= {DURABLE_TARGET:,}/s) "
         f"{'OK' if ok else 'MISSED'}"
     )
     return ok
@@ -244,7 +247,8 @@ async def bench_hibernation(rooms: int, directory: Path) -> bool:
     ok = live_after == 0 and open_sockets == rooms
     print(
         f"hibernation: {rooms:,} rooms, one open socket each: instances in memory {live_after:,} "
-        f"(sockets open {open_sockets:,}) | hibernated room {(asleep - base) / rooms / 1024:.1f} KiB "
+        f"(sockets open {open_sockets:,}) | "
+        f"hibernated room {(asleep - base) / rooms / 1024:.1f} KiB "
         f"RSS vs awake room {awake_per_room / 1024:.1f} KiB (instance + open SQLite database); "
         f"total +{(asleep - base) / 2**20:.0f} MiB over baseline {base / 2**20:.0f} MiB "
         f"{'OK' if ok else 'MISSED'}"
