@@ -24,7 +24,7 @@ async def test_unusable_directory_is_a_backend_error(
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     stub = make_ns(Obj, f"sqlite:///{blocker / 'do'}").getByName("a")
-    with pytest.raises(BackendError, match="Durable Object storage in .* failed") as info:
+    with pytest.raises(BackendError, match=r"Durable Object storage in .* failed") as info:
         await stub.ping()
     assert isinstance(info.value.__cause__, OSError)
 
