@@ -89,3 +89,19 @@ def test_unknown_backend_scheme_is_named(wrangler: Path) -> None:
 
     with pytest.raises(UnsupportedBackend, match=r"'redis' in URL 'redis://x'"):
         backend_for_url("redis://x")
+
+
+def test_factory_reads_idle_seconds_from_the_url(wrangler: Path) -> None:
+    from primitives.config import load_config
+    from primitives.durable_objects import open_durable_object_namespace
+    from primitives.errors import ConfigError
+
+    spec = load_config(wrangler).binding("COUNTERS")
+    ns = open_durable_object_namespace(
+        "memory:?idle_seconds=2.5", spec=spec, object_class=Counter, env=None, clock=FakeClock()
+    )
+    assert ns.idle_seconds == 2.5 and ns.name == "COUNTERS"
+    with pytest.raises(ConfigError, match="must be a number of seconds"):
+        open_durable_object_namespace(
+            "memory:?idle_seconds=x", spec=spec, object_class=Counter, env=None, clock=FakeClock()
+        )
