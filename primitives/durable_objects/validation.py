@@ -30,6 +30,7 @@ __all__ = [
     "MAX_TAGS",
     "MAX_TAG_CHARS",
     "MAX_VALUE_BYTES",
+    "VALUE_HEADER_ALLOWANCE_BYTES",
     "RangeError",
     "SqlError",
     "alarm_time_ms",
@@ -41,6 +42,9 @@ __all__ = [
 
 MAX_KEY_BYTES = 2048
 MAX_VALUE_BYTES = 128 * 1024
+#: workerd enforces 131,072 + 34 to allow for the serialization header; 128 KiB of bytes or of
+#: ASCII text fits here too (our header is ~17 bytes).
+VALUE_HEADER_ALLOWANCE_BYTES = 34
 MAX_KEYS_PER_CALL = 128
 MAX_TAGS = 10
 MAX_TAG_CHARS = 256
@@ -111,7 +115,7 @@ def check_key_count(count: int) -> None:
 def check_value(value: Any) -> bytes:
     """Serialize a value (structured clone) and enforce the 128 KiB value limit."""
     data = serialize(value)  # TypeError for unclonable values
-    if len(data) > MAX_VALUE_BYTES:
+    if len(data) > MAX_VALUE_BYTES + VALUE_HEADER_ALLOWANCE_BYTES:
         raise RangeError(
             f"Values cannot be larger than {MAX_VALUE_BYTES} bytes. "
             f"A value of size {len(data)} was provided."

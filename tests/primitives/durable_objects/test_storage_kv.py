@@ -119,7 +119,9 @@ async def test_key_and_value_limits(stub: Any) -> None:
     with pytest.raises(
         RangeError, match=r"^Values cannot be larger than 131072 bytes. A value of size"
     ):
-        await run(stub, lambda s: s.put("big", "x" * 131_072))
+        await run(stub, lambda s: s.put("big", b"x" * (131_072 + 32)))
+    await run(stub, lambda s: s.put("max", b"x" * 131_072))  # exactly 128 KiB is storable
+    await run(stub, lambda s: s.delete("max"))
     with pytest.raises(
         RangeError, match=r"^Maximum number of key value pairs is 128. 129 pairs were provided.$"
     ):
