@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..clone import deserialize
@@ -42,6 +43,10 @@ _PUT_SHAPE = (
     "put(entries, options)"
 )
 _KV = '"_cf_KV"'
+#: The store whose ``transaction()`` the current task is inside (nested calls do not queue).
+_current_transaction: ContextVar[ObjectStore | None] = ContextVar(
+    "edgeroom_do_transaction", default=None
+)
 
 
 def _done(value: Any) -> asyncio.Future[Any]:
@@ -243,8 +248,25 @@ class DurableObjectStorage:
 
     # -- transactions ----------
     async def transaction(self, closure: Callable[[DurableObjectTransaction], Awaitable[T]]) -> T:
-        """Run ``closure(txn)`` atomically; an exception or ``txn.rollback()`` undoes its writes."""
+        """Run ``closure(txn)`` atomically; an exception or ``txn.rollback()`` undoes its writes.
+
+        Other events wait (the input gate is closed) and concurrent ``transaction()`` calls of
+        the object run one after the other; a transaction started inside another nests.
+        """
         store = self._store()
+        if _current_transaction.get() is store:
+            return await self._run_transaction(store, closure)
+        token = _current_transaction.set(store)
+        try:
+            async with store.transaction_lock:
+                return await self._run_transaction(store, closure)
+        finally:
+            _current_transaction.reset(token)
+
+    async def _run_transaction(
+        self, store: ObjectStore, closure: Callable[[DurableObjectTransaction], Awaitable[T]]
+    ) -> T:
+        store.check()
         store.begin()
         name = store.savepoint_name()
         store.execute(f"SAVEPOINT {name}")

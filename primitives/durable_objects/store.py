@@ -61,6 +61,7 @@ class ObjectStore:
         self.user_sql = False  # the SQL authorizer applies only while user SQL runs
         self.denied: str | None = None  # why the authorizer refused the last statement
         self._savepoints = 0
+        self.transaction_lock = asyncio.Lock()
 
     # -- writes ----------
     def check(self) -> None:

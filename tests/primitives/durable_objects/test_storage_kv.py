@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -233,3 +234,39 @@ async def test_data_survives_a_namespace_restart(make_ns: MakeNamespace, tmp_pat
     await run(first.getByName("p"), lambda s: s.put("k", "v"))
     await first.aclose()
     assert await run(make_ns(Store, url).getByName("p"), lambda s: s.get("k")) == "v"
+
+
+def increment(*keys: str) -> Any:
+    async def closure(txn: Any) -> None:
+        values = await txn.get(list(keys))
+        await asyncio.sleep(0)  # let the other transaction try to run
+        await txn.put({k: values.get(k, 0) + 1 for k in keys})
+
+    return closure
+
+
+async def test_concurrent_transactions_on_conflicting_keys_are_serialized(stub: Any) -> None:
+    async def go(storage: Any) -> Any:
+        await storage.put({"a": 1, "b": 2})
+        await asyncio.gather(
+            storage.transaction(increment("a")), storage.transaction(increment("a", "b"))
+        )
+        return await storage.get(["a", "b"])
+
+    assert await run(stub, go) == {"a": 3, "b": 3}
+
+
+async def test_nested_transaction_rolls_back_alone(stub: Any) -> None:
+    async def go(storage: Any) -> Any:
+        async def inner(txn: Any) -> None:
+            await txn.put("inner", 1)
+            txn.rollback()
+
+        async def outer(txn: Any) -> None:
+            await txn.put("outer", 1)
+            await storage.transaction(inner)
+
+        await storage.transaction(outer)
+        return await storage.list()
+
+    assert await run(stub, go) == {"outer": 1}
