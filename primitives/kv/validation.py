@@ -249,7 +249,7 @@ def decode_cursor(cursor: Any) -> str | None:
     if not isinstance(cursor, str):
         raise KVTypeError(f"Option cursor must be a string, not {type(cursor).__name__}.")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
         return raw.decode("utf-8")
     except (binascii.Error, ValueError) as exc:
         raise KVError(

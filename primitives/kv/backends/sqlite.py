@@ -86,6 +86,21 @@ class SQLiteKVBackend:
     def remote(self) -> bool:
         return False
 
+    def _prepare_file(self) -> None:
+        """Create the folder, the schema and WAL mode with plain sqlite3, on a worker thread.
+
+        Done before aiosqlite connects, so a bad path or a corrupt file fails here: aiosqlite
+        leaves its worker thread behind when its own connect fails.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path)
+        try:
+            for statement in (*SQLITE_PRAGMAS, *_SCHEMA):
+                conn.execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+
     async def _connection(self) -> aiosqlite.Connection:
         conn = self._conn
         if conn is not None:
@@ -93,10 +108,10 @@ class SQLiteKVBackend:
         async with self._opening:
             if self._conn is None:
                 with self._errors:
-                    await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+                    await asyncio.to_thread(self._prepare_file)
                     conn = await aiosqlite.connect(self.path, isolation_level=None)
                     try:
-                        for statement in (*SQLITE_PRAGMAS, *_SCHEMA):
+                        for statement in SQLITE_PRAGMAS:
                             await conn.execute(statement)
                     except BaseException:
                         await conn.close()
