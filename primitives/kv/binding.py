@@ -19,23 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, NoReturn
 
-import orjson
-
-from .._dictlike import JsDict, to_jsdict
+from .._dictlike import JsDict
 from ..clock import Clock, SystemClock
-from ..streams import ReadableStream
 from .backend import KVBackend, KVEntry
 from .cache import MISS, ReadCache
 from .errors import KVBackendError, KVError, KVStorageError, KVTypeError, KVValueError
 from .validation import (
     MAX_BULK_RESPONSE_BYTES,
-    MAX_VALUE_BYTES,
     PUT_VALUE_TYPE_MESSAGE,
-    UNKNOWN_TYPE_MESSAGE,
     check_bulk_keys,
     check_cache_ttl,
     check_key,
@@ -49,6 +44,7 @@ from .validation import (
     merge_options,
     resolve_expiration,
 )
+from .values import buffered_body, decode_value, js_string, parse_metadata, read_stream
 
 __all__ = ["DEFAULT_SWEEP_INTERVAL_S", "KVNamespace"]
 
@@ -58,7 +54,6 @@ DEFAULT_SWEEP_INTERVAL_S = 60.0
 _GET_OPTIONS = ("type", "cacheTtl")
 _PUT_OPTIONS = ("expiration", "expirationTtl", "metadata")
 _LIST_OPTIONS = ("prefix", "limit", "cursor")
-_STREAM_CHUNK_BYTES = 64 * 1024
 _STATUS_TEXT = {503: "Service Unavailable"}
 MAX_BULK_RESPONSE_MIB = MAX_BULK_RESPONSE_BYTES // 1024 // 1024
 
@@ -72,75 +67,6 @@ def _get_options(method: str, options: Any, kwargs: Mapping[str, Any]) -> dict[s
     if isinstance(options, str):
         options = {"type": options}
     return merge_options(method, options, kwargs, _GET_OPTIONS)
-
-
-def _js_string(value: int | float) -> str:
-    """``String(number)`` as JavaScript writes it (workerd coerces non-object values)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    return repr(value)
-
-
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), _STREAM_CHUNK_BYTES):
-        yield data[start : start + _STREAM_CHUNK_BYTES]
-
-
-def _parse_metadata(raw: bytes | None) -> Any:
-    return None if raw is None else to_jsdict(orjson.loads(raw))
-
-
-def _decode(key: str, entry: KVEntry, value_type: Any) -> Any:
-    data = entry.value
-    if value_type == "text":
-        return data.decode("utf-8", errors="replace")
-    if value_type == "json":
-        try:
-            return to_jsdict(orjson.loads(data))
-        except orjson.JSONDecodeError as exc:
-            raise KVValueError(f"The value of key {key!r} is not valid JSON: {exc}") from exc
-    if value_type == "arrayBuffer":
-        return memoryview(data)
-    if value_type == "stream":
-        return ReadableStream(_chunks(data), len(data))
-    raise KVTypeError(UNKNOWN_TYPE_MESSAGE)
-
-
-async def _read_body(value: Any) -> bytes:
-    """Gather a put() value, counting past the limit so the error reports the real length."""
-    if isinstance(value, str):
-        try:
-            return value.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates become U+FFFD, as in a JS USVString
-            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, bool | int | float):
-        return _js_string(value).encode()
-    if not hasattr(value, "__aiter__"):
-        raise KVTypeError(PUT_VALUE_TYPE_MESSAGE)
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in value:
-        if isinstance(chunk, str):
-            chunk = chunk.encode("utf-8")
-        elif not isinstance(chunk, bytes | bytearray | memoryview):
-            raise KVTypeError(PUT_VALUE_TYPE_MESSAGE)
-        size += len(chunk)
-        if size <= MAX_VALUE_BYTES:
-            parts.append(bytes(chunk))
-    check_value_size(size)
-    return b"".join(parts)
 
 
 class KVNamespace:
@@ -223,12 +149,18 @@ class KVNamespace:
         check_key("GET", key)
         opts = _get_options(method, options, kwargs)
         cache_ttl = check_cache_ttl("GET", opts.get("cacheTtl"))
-        entries = await self._read([key], cache_ttl, "GET")
-        entry = entries[key]
+        if cache_ttl is None or self._cache is None:  # the common path: straight to storage
+            self._ensure_sweeper()
+            try:
+                entry = await self._backend.get(key, now=self._clock.now())
+            except KVStorageError as exc:
+                _backend_failed("GET", exc)
+        else:
+            entry = (await self._read([key], cache_ttl, "GET"))[key]
         if entry is None:
             return None, None
         value_type = opts.get("type") or "text"
-        return _decode(key, entry, value_type), _parse_metadata(entry.metadata)
+        return decode_value(key, entry, value_type), parse_metadata(entry.metadata)
 
     async def _get_bulk(
         self, keys: Sequence[Any], options: Any, kwargs: Mapping[str, Any], *, with_metadata: bool
@@ -251,7 +183,7 @@ class KVNamespace:
                 continue
             total += len(entry.value)
             try:
-                value = _decode(name, entry, value_type)
+                value = decode_value(name, entry, value_type)
             except KVValueError as exc:
                 raise KVError(
                     "GET_BULK",
@@ -259,7 +191,7 @@ class KVNamespace:
                     "At least one of the requested keys corresponds to a non-json value",
                 ) from exc
             result[name] = (
-                JsDict(value=value, metadata=_parse_metadata(entry.metadata))
+                JsDict(value=value, metadata=parse_metadata(entry.metadata))
                 if with_metadata
                 else value
             )
@@ -308,20 +240,27 @@ class KVNamespace:
         """Store ``value`` (str, bytes-like or an async iterable of bytes) under ``key``."""
         check_key("PUT", key)
         opts = merge_options("put", options, kwargs, _PUT_OPTIONS)
-        metadata = encode_metadata(opts.get("metadata"))
-        if (
-            value is None
-            or isinstance(value, Mapping | list | tuple)
-            or not (
-                isinstance(value, str | bytes | bytearray | memoryview | int | float)
-                or hasattr(value, "__aiter__")
-            )
-        ):
+        metadata = encode_metadata(opts.get("metadata")) if opts else None
+        data: bytes | None
+        if isinstance(value, str | bytes | bytearray | memoryview):
+            data = buffered_body(value)
+        elif value is None or isinstance(value, Mapping | list | tuple):
+            raise KVTypeError(PUT_VALUE_TYPE_MESSAGE)
+        elif isinstance(value, int | float):
+            data = js_string(value).encode()
+        elif hasattr(value, "__aiter__"):
+            data = None  # read after the options are checked, as the KV service does
+        else:
             raise KVTypeError(PUT_VALUE_TYPE_MESSAGE)
         now = self._clock.now()
-        expiration = resolve_expiration(now, opts.get("expiration"), opts.get("expirationTtl"))
+        expiration = (
+            resolve_expiration(now, opts.get("expiration"), opts.get("expirationTtl"))
+            if opts
+            else None
+        )
         check_metadata_size(metadata)
-        data = await _read_body(value)
+        if data is None:
+            data = await read_stream(value)
         check_value_size(len(data))
         self._ensure_sweeper()
         try:
@@ -365,7 +304,7 @@ class KVNamespace:
             if listed.expiration is not None:
                 item["expiration"] = listed.expiration
             if listed.metadata is not None:
-                item["metadata"] = _parse_metadata(listed.metadata)
+                item["metadata"] = parse_metadata(listed.metadata)
             keys.append(item)
         result = JsDict(keys=keys, list_complete=not page.more)
         if page.more and page.keys:

@@ -265,6 +265,8 @@ def merge_options(
     Unknown option names are refused (JavaScript would ignore them silently; a typo such as
     ``expirationTTL`` is better caught).
     """
+    if options is None and not kwargs:
+        return {}
     merged: dict[str, Any] = {}
     if options is not None:
         if not isinstance(options, Mapping):
@@ -274,7 +276,7 @@ def merge_options(
             )
         merged.update(options)
     merged.update(kwargs)
-    unknown = sorted(set(merged) - set(allowed))
+    unknown = sorted(name for name in merged if name not in allowed)
     if unknown:
         raise KVTypeError(
             f"KV {method}() got unknown option(s) {', '.join(map(repr, unknown))}; "

@@ -120,21 +120,23 @@ class SQLiteKVBackend:
             return self._conn
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        conn = await self._connection()
+        conn = self._conn or await self._connection()
         with self._errors:
             return list(await conn.execute_fetchall(sql, params))
 
     async def _run(self, sql: str, params: Sequence[Any]) -> int:
-        conn = await self._connection()
+        conn = self._conn or await self._connection()
         with self._errors:
             cursor = await conn.execute(sql, params)
             return int(cursor.rowcount)
 
     async def get(self, key: str, *, now: float) -> KVEntry | None:
-        rows = await self._fetch(_GET, (key.encode(), now))
+        conn = self._conn or await self._connection()
+        with self._errors:
+            rows = await conn.execute_fetchall(_GET, (key.encode(), now))
         if not rows:
             return None
-        value, expiration, metadata = rows[0]
+        value, expiration, metadata = next(iter(rows))
         return KVEntry(value, expiration, metadata)
 
     async def get_many(self, keys: Sequence[str], *, now: float) -> dict[str, KVEntry | None]:
@@ -151,10 +153,14 @@ class SQLiteKVBackend:
         return found
 
     async def put(self, key: str, entry: KVEntry, *, now: float) -> None:
-        await self._run(_PUT, (key.encode(), entry.value, entry.expiration, entry.metadata))
+        conn = self._conn or await self._connection()
+        with self._errors:
+            await conn.execute(_PUT, (key.encode(), entry.value, entry.expiration, entry.metadata))
 
     async def delete(self, key: str) -> None:
-        await self._run(_DELETE, (key.encode(),))
+        conn = self._conn or await self._connection()
+        with self._errors:
+            await conn.execute(_DELETE, (key.encode(),))
 
     async def list(self, *, prefix: str, start_after: str | None, limit: int, now: float) -> KVPage:
         conditions = ["(expiration IS NULL OR expiration > ?)"]
