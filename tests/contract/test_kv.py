@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -340,3 +341,36 @@ async def test_keys_with_any_characters_round_trip(kv: KVNamespace) -> None:
         await kv.put(name, str(i))
     assert [await kv.get(name) for name in names] == [str(i) for i in range(len(names))]
     assert await kv.get(names) == {name: str(i) for i, name in enumerate(names)}
+
+
+async def test_list_pages_random_keys_in_byte_order(kv: KVNamespace) -> None:
+    rng = random.Random(20261126)
+    alphabet = [
+        "a",
+        "b",
+        "z",
+        "A",
+        "~",
+        "/",
+        ":",
+        "é",
+        "ß",
+        "\u4e2d",
+        "\uff61",
+        "\U0001f600",
+        "\x7f",
+    ]
+    names = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(150)}
+    for name in names:
+        await kv.put(name, "v")
+    for prefix in ("", "a", "\U0001f600"):
+        expected = sorted((n for n in names if n.startswith(prefix)), key=lambda n: n.encode())
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await kv.list(prefix=prefix, limit=7, cursor=cursor)
+            seen += [k["name"] for k in page["keys"]]
+            if page["list_complete"]:
+                break
+            cursor = page["cursor"]
+        assert seen == expected
