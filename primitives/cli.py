@@ -24,11 +24,8 @@ __all__ = ["add_env_options", "env_from_args", "main", "run_command"]
 #: Modules with a ``register(subparsers)`` function, one line each.
 COMMAND_MODULES: tuple[str, ...] = (
     "primitives.runtime.cli",
-COMMAND_MODULES: tuple[str, ...] = (
-    "primitives.runtime.cli",
     "primitives.d1.cli",
     "primitives.kv.cli",
-)
 )
 
 
