@@ -55,7 +55,7 @@ _GET_OPTIONS = ("type", "cacheTtl")
 _PUT_OPTIONS = ("expiration", "expirationTtl", "metadata")
 _LIST_OPTIONS = ("prefix", "limit", "cursor")
 _STATUS_TEXT = {503: "Service Unavailable"}
-MAX_BULK_RESPONSE_MIB = MAX_BULK_RESPONSE_BYTES // 1024 // 1024
+_MAX_BULK_RESPONSE_MIB = MAX_BULK_RESPONSE_BYTES // 1024 // 1024
 
 
 def _backend_failed(method: str, exc: KVStorageError) -> NoReturn:
@@ -199,7 +199,7 @@ class KVNamespace:
             raise KVError(
                 "GET_BULK",
                 413,
-                f"Total size of request exceeds the limit of {MAX_BULK_RESPONSE_MIB}MB",
+                f"Total size of request exceeds the limit of {_MAX_BULK_RESPONSE_MIB}MB",
             )
         return result
 

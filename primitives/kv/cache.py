@@ -1,9 +1,10 @@
 """The per-process read cache that honours ``cacheTtl`` in front of a remote backend (Redis).
 
 On Cloudflare, ``cacheTtl`` says how long a read may be served from the edge cache. Here it is a
-small LRU in the process, used only when a read passes ``cacheTtl`` and the backend is shared
-with other processes. An entry is served while ``now < cached_at + cacheTtl`` **and** the value has
-not expired (an expiration always wins over a longer ``cacheTtl``). Missing keys are cached too,
+small LRU held by the binding (so, in practice, one per process and namespace), used only when a
+read passes ``cacheTtl`` and the backend is shared with other processes. An entry is served while
+``now < cached_at + cacheTtl`` **and** the value has not expired (an expiration always wins over
+a longer ``cacheTtl``). Missing keys are cached too,
 as Cloudflare caches negative lookups. Writes and deletes through the same binding drop the key,
 so a process always reads its own writes.
 """

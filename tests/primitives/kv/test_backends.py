@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sqlite3
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -56,6 +57,19 @@ def test_open_kv_backend_rejects_bad_urls() -> None:
         open_kv_backend("sqlite://host/kv.sqlite3")
     with pytest.raises(ConfigError, match="sqlite URL has no path"):
         open_kv_backend("sqlite:")
+
+
+def test_open_kv_backend_without_redis_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    monkeypatch.delitem(sys.modules, "primitives.kv.backends.redis", raising=False)
+    with pytest.raises(ConfigError, match=r"pip install 'edgeroom\[redis\]'"):
+        open_kv_backend("redis://127.0.0.1:6379/0")
+
+
+def test_open_kv_backend_rejects_malformed_redis_url() -> None:
+    with pytest.raises(ConfigError, match="invalid Redis URL"):
+        open_kv_backend("redis://127.0.0.1:notaport/0")
 
 
 @pytest.mark.parametrize(

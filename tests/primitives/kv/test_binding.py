@@ -156,3 +156,29 @@ async def test_concurrent_puts_to_one_key_last_write_wins(
     ) as kv:
         await asyncio.gather(*(kv.put("k", str(i)) for i in range(50)))
         assert await kv.get("k") == "49"
+
+
+async def test_sqlite_io_does_not_block_the_event_loop(
+    tmp_path: Path, fake_clock: FakeClock
+) -> None:
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async with open_kv_namespace(
+        f"sqlite:///{tmp_path / 'kv.sqlite3'}", clock=fake_clock, name="KV"
+    ) as kv:
+        await kv.get("warm-up")
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        before = ticks
+        await kv.put("big", b"x" * (20 * 1024 * 1024))  # the write runs on aiosqlite's thread
+        during_put = ticks - before
+        done.set()
+        await task
+    assert during_put > 1

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import primitives.cli
 from primitives.cli import main
 
 
@@ -19,8 +18,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         'name = "cli-test"\nmain = "worker.py"\n\n'
         '[[kv_namespaces]]\nbinding = "SESSIONS"\nid = "sessions-id"\n'
     )
-    # Only the KV commands: other families live in packages this test does not exercise.
-    monkeypatch.setattr(primitives.cli, "COMMAND_MODULES", ("primitives.kv.cli",))
     for name in ("EDGEROOM_SESSIONS_URL", "EDGEROOM_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
     return ["--config", str(tmp_path / "wrangler.toml"), "--data-dir", str(tmp_path / "data")]
