@@ -6,21 +6,54 @@ the ``primitives`` names, which have the same shapes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from primitives import Request, Response, WebSocketPair, WorkerEntrypoint
+    from primitives import (
+        DurableObject,
+        Request,
+        Response,
+        WebSocketPair,
+        WebSocketRequestResponsePair,
+        WorkerEntrypoint,
+    )
 
     ON_CLOUDFLARE = False
 else:
     try:  # only on Cloudflare Python Workers
-        from js import WebSocketPair
-        from workers import Request, Response, WorkerEntrypoint
+        from js import WebSocketPair, WebSocketRequestResponsePair
+        from workers import DurableObject, Request, Response, WorkerEntrypoint
 
         ON_CLOUDFLARE = True
     except ImportError:
-        from primitives import Request, Response, WebSocketPair, WorkerEntrypoint
+        from primitives import (
+            DurableObject,
+            Request,
+            Response,
+            WebSocketPair,
+            WebSocketRequestResponsePair,
+            WorkerEntrypoint,
+        )
 
         ON_CLOUDFLARE = False
 
-__all__ = ["ON_CLOUDFLARE", "Request", "Response", "WebSocketPair", "WorkerEntrypoint"]
+
+def websocket_pair() -> tuple[Any, Any]:
+    """``(client, server)``: Pyodide unpacks the JavaScript pair with ``object_values()``."""
+    pair = WebSocketPair.new()
+    if ON_CLOUDFLARE:  # pragma: no cover
+        client, server = pair.object_values()  # type: ignore[attr-defined]
+        return client, server
+    return pair.client, pair.server
+
+
+__all__ = [
+    "ON_CLOUDFLARE",
+    "DurableObject",
+    "Request",
+    "Response",
+    "WebSocketPair",
+    "WebSocketRequestResponsePair",
+    "WorkerEntrypoint",
+    "websocket_pair",
+]

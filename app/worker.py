@@ -1,25 +1,49 @@
-"""The edgeroom Worker: ``class Default(WorkerEntrypoint)``, the only entry into the app."""
+"""The edgeroom Worker: ``class Default(WorkerEntrypoint)``, the only entry into the app.
+
+The Durable Object classes are imported here because wrangler.toml's ``main`` module must define
+every class it binds.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 from app._runtime import Request, Response, WorkerEntrypoint
+from app.handlers import auth, rooms
+from app.httputil import HttpError, error_response
+from app.rooms.chat_room import ChatRoom
+from app.rooms.rate_limiter import RateLimiter
 from app.routing import Router
 
-__all__ = ["Default"]
+__all__ = ["ChatRoom", "Default", "RateLimiter"]
 
 VERSION = "0.1.0"
+log = logging.getLogger("edgeroom.app")
 
 
-async def healthz(request: Request, env: Any) -> Response:
+async def healthz(request: Request, env: Any, ctx: Any) -> Response:
     """Liveness for load balancers and the container HEALTHCHECK."""
     return Response.json({"status": "ok", "service": "edgeroom", "version": VERSION})
 
 
 ROUTES = Router()
 ROUTES.add("GET", "/healthz", healthz)
+ROUTES.add("POST", "/api/auth/signup", auth.signup)
+ROUTES.add("POST", "/api/auth/login", auth.login)
+ROUTES.add("POST", "/api/auth/guest", auth.guest)
+ROUTES.add("POST", "/api/auth/logout", auth.logout)
+ROUTES.add("GET", "/api/me", auth.me)
+ROUTES.add("GET", "/api/rooms", rooms.list_rooms)
+ROUTES.add("POST", "/api/rooms", rooms.create_room)
+ROUTES.add("GET", "/api/rooms/{room}", rooms.get_room)
+ROUTES.add("POST", "/api/rooms/{room}/join", rooms.join_room)
+ROUTES.add("GET", "/api/rooms/{room}/messages", rooms.messages)
+ROUTES.add("GET", "/api/rooms/{room}/search", rooms.search)
+ROUTES.add("POST", "/api/rooms/{room}/invites", rooms.create_invite)
+ROUTES.add("GET", "/api/rooms/{room}/ws", rooms.websocket)
+ROUTES.add("GET", "/i/{code}", rooms.follow_invite)
 
 
 class Default(WorkerEntrypoint):
@@ -28,10 +52,13 @@ class Default(WorkerEntrypoint):
         if handler is None:
             if found:
                 return Response.json(
-                    {"error": "method not allowed"},
+                    {"error": {"code": "method_not_allowed", "message": "method not allowed"}},
                     status=405,
                     headers={"allow": ", ".join(sorted(found))},
                 )
-            return Response.json({"error": "not found"}, status=404)
+            return error_response(404, "not_found", "not found")
         assert isinstance(found, dict)
-        return await handler(request, self.env, **found)
+        try:
+            return await handler(request, self.env, self.ctx, **found)
+        except HttpError as exc:
+            return exc.response()

@@ -1,0 +1,1 @@
+"""HTTP handlers: ``async def handler(request, env, ctx, **params) -> Response``, thin glue over D1, KV and rooms."""

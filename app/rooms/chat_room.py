@@ -1,0 +1,541 @@
+"""``ChatRoom``: one Durable Object per room; owns the room's ordered stream (docs/protocol.md).
+
+Glue only: the rules live in ``app.chat``. What this class adds:
+
+* **Storage.** Every accepted event is inserted into the object's SQL table (and the head ``seq``
+  into its KV) in the same coalesced transaction, before the ack and the broadcast are sent; the
+  output gate holds those frames until the write is durable, so no client ever sees an event a
+  crash could lose.
+* **Outbox.** Events are copied to D1 (history and search) by the alarm, in ``seq`` order and
+  idempotently (``ON CONFLICT DO NOTHING`` on ``(room, seq)``). A D1 failure only delays history:
+  the rows stay marked undrained and the alarm retries with backoff.
+* **Hibernation.** Sockets are accepted with ``ctx.acceptWebSocket``; who is who lives in each
+  socket's attachment, so after eviction the constructor rebuilds presence and the stream state.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from app import _json
+from app._runtime import DurableObject, Request, Response, websocket_pair
+from app.chat.presence import TYPING_EXPIRES_MS, Presence, TypingTracker
+from app.chat.protocol import (
+    MAX_TEXT_CHARS,
+    ChatDelete,
+    ChatEdit,
+    ChatSend,
+    ClientMessage,
+    Hello,
+    Ping,
+    ProtocolError,
+    Resume,
+    Typing,
+    encode,
+    error_frame,
+    parse_client_frame,
+)
+from app.chat.ratelimit import TokenBucket
+from app.chat.stream import DEFAULT_WINDOW, Recovery, SendOutcome, StreamEvent, StreamState
+from app.clock import now_ms
+
+__all__ = ["CONNECTION_LIMIT", "IP_LIMIT", "LIMITS", "USER_LIMIT", "ChatRoom"]
+
+log = logging.getLogger("edgeroom.chat")
+
+
+@dataclass(frozen=True)
+class Limit:
+    burst: float
+    per_second: float
+
+    def bucket(self, state: list[float] | None = None) -> TokenBucket:
+        return TokenBucket.from_state(self.burst, self.per_second, state)
+
+
+CONNECTION_LIMIT = Limit(10, 1.0)
+USER_LIMIT = Limit(20, 2.0)
+IP_LIMIT = Limit(60, 1.0)
+#: What ``welcome.limits`` tells clients.
+LIMITS = {
+    "text_chars": MAX_TEXT_CHARS,
+    "connection": vars(CONNECTION_LIMIT),
+    "user": vars(USER_LIMIT),
+    "ip": vars(IP_LIMIT),
+}
+#: An IP's tokens are leased from its RateLimiter this many at a time.
+IP_LEASE = 5
+#: After this many refusals in a row the connection is closed with 1008.
+MAX_REFUSALS = 20
+#: Outbox drain delay: batches the D1 writes of a busy room.
+DRAIN_DELAY_MS = 200
+DRAIN_BATCH = 200
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, user TEXT NOT NULL,"
+    " name TEXT NOT NULL, ts INTEGER NOT NULL, nonce TEXT NOT NULL, text TEXT, target INTEGER,"
+    " drained INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS events_undrained ON events (drained, seq)",
+)
+_EVENT_COLUMNS = "seq, kind, user, name, ts, nonce, text, target"
+
+
+class ChatRoom(DurableObject):
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        self.presence = Presence()
+        self.typing = TypingTracker()
+        self.stream = StreamState(epoch="")
+        self.room = ""
+        self._user_buckets: dict[str, TokenBucket] = {}
+        self._ip_tokens: dict[str, int] = {}
+        self._drain_failures = 0
+        self.ctx.blockConcurrencyWhile(self._load)
+
+    # -- loading ---------------------------------------------------------------------------------
+    async def _load(self) -> None:
+        sql = self.ctx.storage.sql
+        for statement in _SCHEMA:
+            sql.exec(statement)
+        kv = self.ctx.storage.kv
+        epoch = kv.get("epoch")
+        if epoch is None:
+            epoch = secrets.token_hex(8)
+            kv.put("epoch", epoch)
+        self.room = kv.get("room") or ""
+        head = int(kv.get("head") or 0)
+        rows = sql.exec(
+            f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?", DEFAULT_WINDOW
+        ).toArray()
+        recent = [StreamEvent.from_record(dict(row)) for row in reversed(rows)]
+        self.stream = StreamState.restore(epoch, head, recent)
+        for ws in self.ctx.getWebSockets():
+            info = ws.deserializeAttachment() or {}
+            if info.get("ready"):
+                self.presence.connect(info["user"], info["name"])
+        self.ctx.setWebSocketAutoResponse(_ping_pong_pair())
+
+    # -- HTTP: the upgrade and the room's own queries ----------------------------------------------
+    async def fetch(self, request: Request) -> Response:
+        path = urlsplit(request.url).path
+        if path == "/ws":
+            return self._connect(request)
+        return Response.json(
+            {"error": {"code": "not_found", "message": "no such room endpoint"}}, status=404
+        )
+
+    def _connect(self, request: Request) -> Response:
+        headers = request.headers
+        user = headers.get("x-edgeroom-user")
+        name = headers.get("x-edgeroom-name")
+        if not user or not name:
+            return Response("the room is reached through the Worker", status=403)
+        room = headers.get("x-edgeroom-room") or ""
+        if room and room != self.room:
+            self.room = room
+            self.ctx.storage.kv.put("room", room)
+        client, server = websocket_pair()
+        self.ctx.acceptWebSocket(server, [f"user:{user}"])
+        server.serializeAttachment(
+            {
+                "user": user,
+                "name": name,
+                "ip": headers.get("x-edgeroom-ip") or "unknown",
+                "device": None,
+                "ready": False,
+                "bucket": None,
+                "refusals": 0,
+            }
+        )
+        return Response(None, status=101, web_socket=client)
+
+    async def info(self) -> dict[str, Any]:
+        """RPC for the Worker: the room's head and who is online."""
+        return {
+            "room": self.room,
+            "epoch": self.stream.epoch,
+            "seq": self.stream.head,
+            "online": len(self.presence),
+            "roster": self.presence.roster(),
+        }
+
+    async def recent(self, before_seq: int, limit: int) -> dict[str, Any]:
+        """RPC: up to ``limit`` messages below ``before_seq`` that this room still holds, oldest first.
+
+        Edits and deletes the room knows of are applied. ``complete`` is False when older
+        messages may exist that only D1 has (the Worker then reads those from D1).
+        """
+        sql = self.ctx.storage.sql
+        rows = sql.exec(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE kind = 'message' AND seq < ?"
+            " ORDER BY seq DESC LIMIT ?",
+            before_seq,
+            limit,
+        ).toArray()
+        messages = {row["seq"]: _history_message(dict(row), self.stream.epoch) for row in rows}
+        if messages:
+            changes = sql.exec(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE kind != 'message' AND target >= ?"
+                " ORDER BY seq",
+                min(messages),
+            ).toArray()
+            for change in changes:
+                message = messages.get(change["target"])
+                if message is None:
+                    continue
+                if change["kind"] == "edit":
+                    message.update(text=change["text"], edited_at=change["ts"])
+                else:
+                    message.update(text=None, deleted=True)
+        lowest_held = sql.exec("SELECT MIN(seq) AS low FROM events").one()["low"] or 1
+        oldest = min(messages, default=before_seq)
+        return {
+            "epoch": self.stream.epoch,
+            "messages": [messages[seq] for seq in sorted(messages)],
+            "complete": len(messages) >= limit or lowest_held <= 1,
+            "oldest": oldest,
+        }
+
+    # -- WebSocket events ------------------------------------------------------------------------------
+    async def webSocketMessage(self, ws: Any, message: Any) -> None:
+        if not isinstance(message, str):
+            ws.close(1003, "binary frames are not supported")
+            self._leave(ws)
+            return
+        info = ws.deserializeAttachment() or {}
+        try:
+            parsed = parse_client_frame(message)
+            await self._handle(ws, info, parsed)
+        except ProtocolError as exc:
+            ws.send(error_frame(exc))
+
+    async def webSocketClose(self, ws: Any, code: int, reason: str, wasClean: bool) -> None:
+        self._leave(ws)
+
+    async def webSocketError(self, ws: Any, error: Any) -> None:
+        self._leave(ws)
+
+    async def _handle(self, ws: Any, info: dict[str, Any], message: ClientMessage) -> None:
+        if isinstance(message, Hello):
+            await self._hello(ws, info, message)
+            return
+        if isinstance(message, Ping):
+            ws.send(encode("pong"))
+            return
+        if not info.get("ready"):
+            raise ProtocolError("bad_message", "send hello first")
+        if isinstance(message, Resume):
+            recovery = await self._recover(self.stream.recover(message.point))
+            ws.send(encode("resumed", **self._recovery_fields(recovery)))
+        elif isinstance(message, Typing):
+            if self.typing.update(info["user"], message.active, now_ms(self.env)):
+                self._broadcast_typing(info, message.active, exclude=ws)
+        elif isinstance(message, ChatSend | ChatEdit | ChatDelete):
+            await self._write(ws, info, message)
+
+    # -- joining ----------------------------------------------------------------------------------------
+    async def _hello(self, ws: Any, info: dict[str, Any], message: Hello) -> None:
+        if info.get("ready"):
+            raise ProtocolError(
+                "bad_message", "hello was already received; send resume to catch up"
+            )
+        info["ready"] = True
+        info["device"] = message.device
+        ws.serializeAttachment(info)
+        change = self.presence.connect(info["user"], info["name"])
+        recovery = await self._recover(self.stream.recover(message.resume))
+        now = now_ms(self.env)
+        ws.send(
+            encode(
+                "welcome",
+                room=self.room,
+                you={"user": info["user"], "name": info["name"], "device": message.device},
+                roster=self.presence.roster(),
+                typing=self.typing.active(now),
+                limits=LIMITS,
+                **self._recovery_fields(recovery),
+            )
+        )
+        if change.kind == "presence.join":
+            self._broadcast(
+                encode("presence.join", user=change.user, name=change.name, devices=1), exclude=ws
+            )
+
+    def _recovery_fields(self, recovery: Recovery) -> dict[str, Any]:
+        epoch = self.stream.epoch
+        return {
+            "epoch": epoch,
+            "seq": self.stream.head,
+            "recovered": recovery.recovered,
+            "events": [event.to_wire(epoch) for event in recovery.events],
+        }
+
+    async def _recover(self, recovery: Recovery) -> Recovery:
+        if recovery.history_needed is None:
+            return recovery
+        first, last = recovery.history_needed
+        rows = self.ctx.storage.sql.exec(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            first,
+            last,
+        ).toArray()
+        history = [StreamEvent.from_record(dict(row)) for row in rows]
+        if len(history) < last - first + 1:
+            history = await self._history_from_d1(first, last)
+        return self.stream.complete_recovery(recovery, history)
+
+    async def _history_from_d1(self, first: int, last: int) -> list[StreamEvent]:
+        db = self.env.DB
+        try:
+            messages = (
+                await db.prepare(
+                    "SELECT seq, 'message' AS kind, user_id AS user, name, ts, nonce, text, NULL AS target"
+                    " FROM messages WHERE room = ? AND epoch = ? AND seq BETWEEN ? AND ?"
+                    " UNION ALL SELECT seq, kind, user_id, name, ts, nonce, text, target FROM message_events"
+                    " WHERE room = ? AND epoch = ? AND seq BETWEEN ? AND ? ORDER BY seq"
+                )
+                .bind(
+                    self.room,
+                    self.stream.epoch,
+                    first,
+                    last,
+                    self.room,
+                    self.stream.epoch,
+                    first,
+                    last,
+                )
+                .all()
+            )
+        except Exception:
+            log.exception("history lookup failed", extra={"room": self.room})
+            return []
+        return [StreamEvent.from_record(dict(row)) for row in messages["results"]]
+
+    # -- leaving ----------------------------------------------------------------------------------------
+    def _leave(self, ws: Any) -> None:
+        info = ws.deserializeAttachment() or {}
+        if not info.get("ready"):
+            return
+        info["ready"] = False
+        ws.serializeAttachment(info)
+        change = self.presence.disconnect(info["user"])
+        if change is not None and change.kind == "presence.leave":
+            self._broadcast(
+                encode("presence.leave", user=change.user, name=change.name, devices=0), exclude=ws
+            )
+            if self.typing.stop(info["user"]):
+                self._broadcast_typing(info, False, exclude=ws)
+
+    # -- writing ----------------------------------------------------------------------------------------
+    async def _write(
+        self, ws: Any, info: dict[str, Any], message: ChatSend | ChatEdit | ChatDelete
+    ) -> None:
+        retry_after = await self._rate_limit(ws, info)
+        if retry_after > 0:
+            error = ProtocolError("rate_limited", "you are sending too fast", nonce=message.nonce)
+            ws.send(error_frame(error, retry_after=retry_after))
+            if info["refusals"] > MAX_REFUSALS:
+                ws.close(1008, "too many messages")
+                self._leave(ws)
+            return
+        user, name, now = info["user"], info["name"], now_ms(self.env)
+        outcome: SendOutcome
+        if isinstance(message, ChatSend):
+            outcome = self.stream.send(user, name, message.nonce, message.text, now)
+        elif isinstance(message, ChatEdit):
+            outcome = self.stream.edit(user, name, message.nonce, message.target, message.text, now)
+        else:
+            outcome = self.stream.delete(user, name, message.nonce, message.target, now)
+        event = outcome.event
+        if event is not None:
+            self._store(event)
+        ack_id = f"{self.stream.epoch}.{outcome.seq}"
+        ws.send(
+            encode(
+                "chat.ack",
+                nonce=message.nonce,
+                seq=outcome.seq,
+                id=ack_id,
+                duplicate=outcome.duplicate,
+            )
+        )
+        if event is None:
+            return
+        self._broadcast(_json.dumps(event.to_wire(self.stream.epoch)))
+        if isinstance(message, ChatSend) and self.typing.stop(user):
+            self._broadcast_typing(info, False, exclude=ws)
+
+    def _store(self, event: StreamEvent) -> None:
+        """Insert the event and the new head in one coalesced transaction; schedule the outbox."""
+        self.ctx.storage.sql.exec(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            event.seq,
+            event.kind,
+            event.user,
+            event.name,
+            event.ts,
+            event.nonce,
+            event.text,
+            event.target,
+        )
+        self.ctx.storage.kv.put("head", event.seq)
+        self._schedule_drain(DRAIN_DELAY_MS)
+
+    async def _rate_limit(self, ws: Any, info: dict[str, Any]) -> float:
+        """0 when the write may go ahead; otherwise seconds to wait. Three buckets must agree."""
+        now = now_ms(self.env) / 1000
+        connection = CONNECTION_LIMIT.bucket(info.get("bucket"))
+        user = self._user_buckets.setdefault(info["user"], USER_LIMIT.bucket())
+        wait = max(connection.take(now), user.take(now))
+        if wait == 0:
+            wait = await self._take_ip_token(info.get("ip") or "unknown")
+        info["bucket"] = connection.to_state()
+        info["refusals"] = info.get("refusals", 0) + 1 if wait > 0 else 0
+        ws.serializeAttachment(info)
+        return wait
+
+    async def _take_ip_token(self, ip: str) -> float:
+        if self._ip_tokens.get(ip, 0) > 0:
+            self._ip_tokens[ip] -= 1
+            return 0.0
+        limiter = self.env.LIMITERS.getByName(f"ip:{ip}")
+        lease = await limiter.lease("messages", IP_LEASE, IP_LIMIT.burst, IP_LIMIT.per_second)
+        granted = int(lease["granted"])
+        if granted == 0:
+            return float(lease["retry_after"])
+        self._ip_tokens[ip] = self._ip_tokens.get(ip, 0) + granted - 1
+        return 0.0
+
+    # -- sending --------------------------------------------------------------------------------------
+    def _broadcast(self, frame: str, exclude: Any = None) -> None:
+        """Send one encoded frame to every joined socket; sockets that are gone are skipped."""
+        for ws in self.ctx.getWebSockets():
+            if ws is exclude:
+                continue
+            info = ws.deserializeAttachment()
+            if not info or not info.get("ready"):
+                continue
+            try:
+                ws.send(frame)
+            except Exception:  # closed between the check and the send: it will get its close event
+                continue
+
+    def _broadcast_typing(self, info: dict[str, Any], active: bool, exclude: Any) -> None:
+        frame = encode(
+            "typing",
+            user=info["user"],
+            name=info["name"],
+            active=active,
+            expires_in=TYPING_EXPIRES_MS,
+        )
+        self._broadcast(frame, exclude=exclude)
+
+    # -- the outbox ----------------------------------------------------------------------------------
+    def _schedule_drain(self, delay_ms: int) -> None:
+        self.ctx.storage.setAlarm(now_ms(self.env) + delay_ms)
+
+    async def alarm(self, alarm_info: Any = None) -> None:
+        rows = self.ctx.storage.sql.exec(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE drained = 0 ORDER BY seq LIMIT ?",
+            DRAIN_BATCH,
+        ).toArray()
+        if not rows:
+            return
+        events = [StreamEvent.from_record(dict(row)) for row in rows]
+        try:
+            await self.env.DB.batch(self._history_statements(events))
+        except Exception:
+            self._drain_failures += 1
+            delay = min(300_000, 1000 * 2**self._drain_failures)
+            log.warning(
+                "history write failed; will retry",
+                extra={"room": self.room, "retry_in_ms": delay, "pending": len(events)},
+                exc_info=True,
+            )
+            self._schedule_drain(delay)
+            return
+        self._drain_failures = 0
+        last = events[-1].seq
+        sql = self.ctx.storage.sql
+        sql.exec("UPDATE events SET drained = 1 WHERE seq <= ? AND drained = 0", last)
+        sql.exec(
+            "DELETE FROM events WHERE drained = 1 AND seq <= ?", self.stream.head - DEFAULT_WINDOW
+        )
+        if len(events) == DRAIN_BATCH:
+            self._schedule_drain(0)
+
+    def _history_statements(self, events: list[StreamEvent]) -> list[Any]:
+        db, room, epoch = self.env.DB, self.room, self.stream.epoch
+        statements = []
+        for event in events:
+            if event.kind == "message":
+                statements.append(
+                    db.prepare(
+                        "INSERT INTO messages (room, seq, epoch, user_id, name, ts, nonce, text)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, seq) DO NOTHING"
+                    ).bind(
+                        room,
+                        event.seq,
+                        epoch,
+                        event.user,
+                        event.name,
+                        event.ts,
+                        event.nonce,
+                        event.text,
+                    )
+                )
+                continue
+            statements.append(
+                db.prepare(
+                    "INSERT INTO message_events (room, seq, epoch, kind, user_id, name, ts, nonce, target, text)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, seq) DO NOTHING"
+                ).bind(
+                    room,
+                    event.seq,
+                    epoch,
+                    event.kind,
+                    event.user,
+                    event.name,
+                    event.ts,
+                    event.nonce,
+                    event.target,
+                    event.text,
+                )
+            )
+            if event.kind == "edit":
+                statements.append(
+                    db.prepare(
+                        "UPDATE messages SET text = ?, edited_at = ? WHERE room = ? AND seq = ?"
+                    ).bind(event.text, event.ts, room, event.target)
+                )
+            else:
+                statements.append(
+                    db.prepare(
+                        "UPDATE messages SET text = NULL, deleted = 1 WHERE room = ? AND seq = ?"
+                    ).bind(room, event.target)
+                )
+        statements.append(
+            db.prepare(
+                "UPDATE rooms SET last_activity = MAX(last_activity, ?),"
+                " message_count = (SELECT COUNT(*) FROM messages WHERE room = ? AND deleted = 0)"
+                " WHERE room = ?"
+            ).bind(events[-1].ts, room, room)
+        )
+        return statements
+
+
+def _history_message(row: dict[str, Any], epoch: str) -> dict[str, Any]:
+    wire = StreamEvent.from_record(row).to_wire(epoch)
+    wire["deleted"] = False
+    return wire
+
+
+def _ping_pong_pair() -> Any:
+    """``{"type":"ping"}`` is answered with ``{"type":"pong"}`` by the runtime, without waking the room."""
+    from app._runtime import WebSocketRequestResponsePair
+
+    return WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}')

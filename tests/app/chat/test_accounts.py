@@ -1,0 +1,112 @@
+"""Accounts and sessions: sign up, log in (rate-limited), guests, log out."""
+
+from __future__ import annotations
+
+from primitives.env import Env
+from tests.app.chat.conftest import Client, sign_up
+
+
+async def test_signup_login_me_logout(chat_env: Env) -> None:
+    anon = Client(chat_env)
+    status, body, response = await anon.call(
+        "POST", "/api/auth/signup", {"username": "ann", "password": "hunter22!"}
+    )
+    assert status == 201
+    assert body["user"]["name"] == "ann" and body["user"]["guest"] is False
+    cookie = response.headers.get("set-cookie")
+    assert (
+        cookie.startswith("edgeroom_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    )
+    status, body, _ = await anon.call(
+        "POST", "/api/auth/login", {"username": "ANN", "password": "hunter22!"}
+    )
+    assert status == 200
+    user = Client(chat_env, body["token"])
+    assert (await user.call("GET", "/api/me"))[1]["user"]["name"] == "ann"
+    by_cookie = Client(chat_env)
+    status, body, _ = await by_cookie.call(
+        "GET", "/api/me", headers={"cookie": f"edgeroom_session={user.token}"}
+    )
+    assert status == 200
+    assert (await user.call("POST", "/api/auth/logout"))[0] == 204
+    status, body, _ = await user.call("GET", "/api/me")
+    assert status == 401 and body["error"]["code"] == "unauthenticated"
+
+
+async def test_passwords_are_stored_hashed(chat_env: Env) -> None:
+    await sign_up(chat_env, "ann")
+    row = await chat_env.DB.prepare(
+        "SELECT password_hash FROM users WHERE username = 'ann'"
+    ).first()
+    assert (
+        row["password_hash"].startswith("pbkdf2_sha256$1000$")
+        and "hunter22" not in row["password_hash"]
+    )
+
+
+async def test_taken_names_and_bad_input(chat_env: Env) -> None:
+    await sign_up(chat_env, "ann")
+    anon = Client(chat_env)
+    status, body, _ = await anon.call(
+        "POST", "/api/auth/signup", {"username": "Ann", "password": "another1!"}
+    )
+    assert (status, body["error"]["code"]) == (409, "username_taken")
+    for payload in (
+        {"username": "a", "password": "hunter22!"},
+        {"username": "ann2", "password": "short"},
+        {"username": 5},
+    ):
+        status, body, _ = await anon.call("POST", "/api/auth/signup", payload)
+        assert (status, body["error"]["code"]) == (400, "bad_request"), payload
+    status, body, _ = await anon.call(
+        "POST", "/api/auth/signup", headers={"content-type": "application/json"}, body=None
+    )
+    assert status == 400
+    request_status, body, _ = await anon.call("POST", "/api/auth/guest", {"name": "x" * 40})
+    assert request_status == 400
+
+
+async def test_failed_logins_are_rate_limited(chat_env: Env) -> None:
+    await sign_up(chat_env, "ann")
+    anon = Client(chat_env)
+    for _ in range(5):
+        status, body, _ = await anon.call(
+            "POST", "/api/auth/login", {"username": "ann", "password": "wrong-pass"}
+        )
+        assert (status, body["error"]["code"]) == (401, "bad_credentials")
+    status, body, response = await anon.call(
+        "POST", "/api/auth/login", {"username": "ann", "password": "hunter22!"}
+    )
+    assert (status, body["error"]["code"]) == (429, "rate_limited")
+    assert body["error"]["retry_after"] > 0 and int(response.headers.get("retry-after")) >= 1
+    chat_env.clock.advance(15 * 60)
+    status, _, _ = await anon.call(
+        "POST", "/api/auth/login", {"username": "ann", "password": "hunter22!"}
+    )
+    assert status == 200
+
+
+async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(chat_env: Env) -> None:
+    status, body, _ = await Client(chat_env).call(
+        "POST", "/api/auth/login", {"username": "nobody", "password": "whatever1"}
+    )
+    assert (status, body["error"]["code"]) == (401, "bad_credentials")
+
+
+async def test_guests_and_forged_tokens(chat_env: Env) -> None:
+    status, body, _ = await Client(chat_env).call("POST", "/api/auth/guest", {"name": "  Zoë  "})
+    assert status == 201 and body["user"] == {
+        "id": body["user"]["id"],
+        "name": "Zoë",
+        "guest": True,
+    }
+    forged = Client(chat_env, "A" * 43)
+    assert (await forged.call("GET", "/api/me"))[0] == 401
+    weird = Client(chat_env, "not a token; drop table")
+    assert (await weird.call("GET", "/api/me"))[0] == 401
+
+
+async def test_sessions_expire(chat_env: Env) -> None:
+    ann = await sign_up(chat_env, "ann")
+    chat_env.clock.advance(7 * 24 * 3600 + 1)
+    assert (await ann.call("GET", "/api/me"))[0] == 401
