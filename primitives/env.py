@@ -91,7 +91,10 @@ class Env:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -117,7 +120,9 @@ def load_main_module(config: WorkerConfig) -> ModuleType:
     try:
         return importlib.import_module(config.main_module)
     except ImportError as exc:
-        raise ConfigError(f"{config.path}: cannot import main module {config.main!r}: {exc}") from exc
+        raise ConfigError(
+            f"{config.path}: cannot import main module {config.main!r}: {exc}"
+        ) from exc
 
 
 def _find_classes(config: WorkerConfig, classes: Mapping[str, type] | None) -> dict[str, type]:

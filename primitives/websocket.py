@@ -47,9 +47,7 @@ MAX_ATTACHMENT_BYTES = 16 * 1024
 #: RFC 6455: a close frame's reason fits in 123 bytes.
 MAX_CLOSE_REASON_BYTES = 123
 
-_MUST_ACCEPT = (
-    "You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages."
-)
+_MUST_ACCEPT = "You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages."
 DISCONNECTED_REASON = "WebSocket disconnected without sending Close frame."
 
 
@@ -186,7 +184,9 @@ class WebSocket:
         if self._state is WebSocketState.RELEASED:
             raise self._misuse("Can't accept() WebSocket that was already used in a response.")
         if self._state is WebSocketState.ACCEPTED:
-            raise self._misuse("Can't call acceptWebSocket() on a WebSocket that was already accepted.")
+            raise self._misuse(
+                "Can't call acceptWebSocket() on a WebSocket that was already accepted."
+            )
         if self._state is WebSocketState.HIBERNATABLE:
             raise self._misuse("acceptWebSocket() was already called on this WebSocket.")
         self._state = WebSocketState.HIBERNATABLE
@@ -200,13 +200,17 @@ class WebSocket:
         if self._state is WebSocketState.ACCEPTED:
             raise self._misuse("Can't return WebSocket in a Response after calling accept().")
         if self._state is WebSocketState.HIBERNATABLE:
-            raise self._misuse("Can't return WebSocket in a Response after calling acceptWebSocket().")
+            raise self._misuse(
+                "Can't return WebSocket in a Response after calling acceptWebSocket()."
+            )
         self._state = WebSocketState.RELEASED
 
     def _attach_transport(self, receiver: Receiver) -> None:
         """Couple a released end to a transport (the server adapter), flushing what waited."""
         if self._state is not WebSocketState.RELEASED:
-            raise self._misuse("only a WebSocket returned in a 101 Response can be attached to a transport")
+            raise self._misuse(
+                "only a WebSocket returned in a 101 Response can be attached to a transport"
+            )
         self._receiver = receiver
         self._flush_pending()
 
@@ -222,28 +226,31 @@ class WebSocket:
         if isinstance(message, bytearray | memoryview):
             message = bytes(message)
         elif not isinstance(message, str | bytes):
-            raise TypeError(
-                f"WebSocket send() takes str or bytes, not {type(message).__name__}"
-            )
+            raise TypeError(f"WebSocket send() takes str or bytes, not {type(message).__name__}")
         self._transmit(MessageEvent(message), gated=True)
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Send a close frame. A second call does nothing, as on Workers."""
-        if self._closed_outgoing or self._aborted_outgoing() or self._state is WebSocketState.RELEASED:
+        if (
+            self._closed_outgoing
+            or self._aborted_outgoing()
+            or self._state is WebSocketState.RELEASED
+        ):
             return
         if self._state is WebSocketState.AWAITING_ACCEPT:
             raise self._misuse(_MUST_ACCEPT)
-        if code is not None:
-            if (
-                not isinstance(code, int)
-                or isinstance(code, bool)
-                or not (1000 <= code < 5000)
-                or code in (1004, 1005, 1006, 1015)
-            ):
-                raise TypeError(f"Invalid WebSocket close code: {code}.")
+        if code is not None and (
+            not isinstance(code, int)
+            or isinstance(code, bool)
+            or not (1000 <= code < 5000)
+            or code in (1004, 1005, 1006, 1015)
+        ):
+            raise TypeError(f"Invalid WebSocket close code: {code}.")
         if reason is not None:
             if code is None:
-                raise TypeError("If you specify a WebSocket close reason, you must also specify a code.")
+                raise TypeError(
+                    "If you specify a WebSocket close reason, you must also specify a code."
+                )
             if len(reason.encode("utf-8")) > MAX_CLOSE_REASON_BYTES:
                 raise TypeError(
                     f"WebSocket close reason must be at most {MAX_CLOSE_REASON_BYTES} bytes of UTF-8."
@@ -290,7 +297,9 @@ class WebSocket:
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, ErrorEvent):
-            self._error = event.error if isinstance(event.error, BaseException) else RuntimeError(event.error)
+            self._error = (
+                event.error if isinstance(event.error, BaseException) else RuntimeError(event.error)
+            )
         for listener in list(self._listeners[event.type]):
             result = listener(event)
             if inspect.isawaitable(result):
