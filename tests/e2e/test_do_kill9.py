@@ -22,11 +22,14 @@ ROOMS = ["r0", "r1", "r2", "r3"]
 pytestmark = pytest.mark.e2e
 
 
-async def start_server(data_dir: Path, port: int) -> asyncio.subprocess.Process:
+async def start_server(
+    data_dir: Path, port: int, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "primitives.cli", "serve", "--config", str(CONFIG),
         "--data-dir", str(data_dir), "--port", str(port), "--log-level", "warning",
         cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         for _ in range(200):
@@ -95,3 +98,36 @@ async def test_acknowledged_writes_survive_kill_9_of_the_server(tmp_path: Path) 
         process.terminate()
         await asyncio.wait_for(process.wait(), 15)
     assert len(seen) >= 400 and missing == []
+
+
+async def test_hibernated_room_wakes_for_the_next_message_over_a_real_socket(
+    tmp_path: Path,
+) -> None:
+    if importlib.util.find_spec("primitives.runtime") is None:
+        skip_or_fail("primitives.runtime (edgeroom serve) is not available in this checkout")
+    import websockets
+
+    data_dir, port = tmp_path / "data", free_port()
+    url = f"sqlite:///{data_dir / 'do' / 'Ledger'}?idle_seconds=0.2"
+    process = await start_server(data_dir, port, {"EDGEROOM_LEDGER_URL": url})
+    try:
+        uri = f"ws://127.0.0.1:{port}/ws?room=lobby&user=ann"
+        async with (
+            websockets.connect(uri) as socket,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+        ):
+            await socket.send("hello")
+            user, text, count, built = str(await asyncio.wait_for(socket.recv(), 5)).split(":")
+            assert (user, text, count) == ("ann", "hello", "1")
+            for _ in range(200):  # wait (bounded) until the idle room was evicted
+                if (await http.get("/live", params={"room": "lobby", "n": 0})).text == "0":
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the idle room was never hibernated")
+            await socket.send("again")  # wakes it: constructor again, storage and attachment kept
+            reply = str(await asyncio.wait_for(socket.recv(), 5)).split(":")
+            assert reply[:3] == ["ann", "again", "2"] and int(reply[3]) > int(built)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 15)
