@@ -10,7 +10,8 @@ from __future__ import annotations
 from .ids import DurableObjectId
 from .namespace import DurableObjectNamespace, DurableObjectStub, open_durable_object_namespace
 from .state import DurableObject, DurableObjectState, WebSocketRequestResponsePair
-from .storage import DurableObjectStorage, DurableObjectTransaction
+from .storage import DurableObjectStorage
+from .transaction import DurableObjectTransaction
 from .validation import DurableObjectError, DurableObjectResetError, RangeError, SqlError
 
 __all__ = [

@@ -29,7 +29,12 @@ from ..websocket import CloseEvent, ErrorEvent, Event, MessageEvent, WebSocket, 
 from .sql import install_authorizer
 from .state import DurableObjectState
 from .store import ObjectStore
-from .validation import ALARM_RETRY_MAX_TRIES, ALARM_RETRY_START_SECONDS, DurableObjectResetError
+from .validation import (
+    ALARM_RETRY_MAX_TRIES,
+    ALARM_RETRY_START_SECONDS,
+    DurableObjectError,
+    DurableObjectResetError,
+)
 
 if TYPE_CHECKING:
     from .ids import DurableObjectId
@@ -169,6 +174,8 @@ class Actor:
     async def _start(self) -> None:
         store: ObjectStore | None = None
         try:
+            if self.ns.closed:
+                raise DurableObjectError("this Durable Object namespace is closed")
             if self._closing is not None:
                 try:
                     await self._closing

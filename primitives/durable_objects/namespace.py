@@ -151,6 +151,10 @@ class DurableObjectNamespace:
         return evicted
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def live_instances(self) -> int:
         """How many objects have an instance in memory."""
         return sum(1 for a in self._actors.values() if a.instance is not None)

@@ -272,3 +272,12 @@ async def test_blockConcurrencyWhile_times_out_after_30_seconds(
     with pytest.raises(DurableObjectResetError, match="did not finish within 30 seconds"):
         await asyncio.wait_for(hang, 1)
     assert await asyncio.wait_for(queued, 1) == "ok"
+
+
+async def test_a_closed_namespace_refuses_events(make_ns: MakeNamespace) -> None:
+    ns = make_ns(Counter)
+    stub = ns.getByName("c")
+    assert await stub.hit() == 1
+    await ns.aclose()
+    with pytest.raises(DurableObjectError, match=r"^this Durable Object namespace is closed$"):
+        await stub.hit()

@@ -1,7 +1,7 @@
 """A real ``kill -9`` of a server: no client ever saw an acknowledgement whose write was lost.
 
-The server here is the small line protocol of ``kill_server.py`` in front of a namespace on the
-SQLite backend (the runtime's HTTP server was not available to this branch when written).
+The server here is the small line protocol of ``kill_server.py`` in front of a bare namespace on
+the SQLite backend; ``tests/e2e/test_do_kill9.py`` does the same through ``edgeroom serve``.
 """
 
 from __future__ import annotations
