@@ -12,6 +12,7 @@ Reads return an async iterator of chunks for the requested byte range.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -115,7 +116,7 @@ class R2Backend(Protocol):
         """None if missing; a body-less outcome if ``condition`` fails."""
         ...
 
-    async def stage(self, chunks: AsyncIterable[bytes]) -> Staged: ...
+    async def stage(self, chunks: AsyncIterable[bytes | memoryview]) -> Staged: ...
 
     async def discard(self, staged: Staged) -> None: ...
 
@@ -129,7 +130,7 @@ class R2Backend(Protocol):
         """
         ...
 
-    async def delete(self, keys: list[str]) -> None: ...
+    async def delete(self, keys: builtins.list[str]) -> None: ...
 
     async def list(
         self,
@@ -146,23 +147,25 @@ class R2Backend(Protocol):
         ...
 
     async def create_upload(self, upload: UploadRecord) -> str:
-        """Record a new in-progress upload; returns the upload id (may replace ``upload.upload_id``)."""
+        """Record a new in-progress upload; returns its id (the backend may choose it)."""
         ...
 
     async def get_upload(self, key: str, upload_id: str) -> UploadRecord | None: ...
 
-    async def put_part(self, key: str, upload_id: str, part: PartRecord, staged: Staged) -> PartRecord:
+    async def put_part(
+        self, key: str, upload_id: str, part: PartRecord, staged: Staged
+    ) -> PartRecord:
         """Store a part (replacing one with the same number); raises NoSuchUpload."""
         ...
 
     async def complete_upload(
-        self, key: str, upload_id: str, parts: list[PartRecord], record: ObjectRecord
+        self, key: str, upload_id: str, parts: builtins.list[PartRecord], record: ObjectRecord
     ) -> ObjectRecord:
-        """Publish ``parts`` (in part-number order) as ``record``; raises NoSuchUpload/InvalidPart."""
+        """Publish ``parts`` (part-number order) as ``record``; NoSuchUpload/InvalidPart."""
         ...
 
     async def abort_upload(self, key: str, upload_id: str) -> None:
-        """Abort an in-progress upload; a no-op for finished ones; raises InternalError if unknown."""
+        """Abort an in-progress upload; no-op if finished; InternalError if unknown."""
         ...
 
     async def aclose(self) -> None: ...

@@ -98,6 +98,8 @@ def _value_source(value: Any) -> tuple[AsyncIterable[Any], int | None]:
         return _pieces(data), len(data)
     if isinstance(value, bytes | bytearray | memoryview):
         view = memoryview(value).cast("B")
+        if not view.readonly:  # snapshot a mutable buffer, as JavaScript copies an ArrayBuffer
+            view = memoryview(bytes(view))
         return _pieces(view), len(view)
     if isinstance(value, ReadableStream):
         return value, value.length
@@ -158,7 +160,12 @@ class R2Bucket:
     """An R2 bucket binding (``env.UPLOADS``) over an :class:`~primitives.r2.backend.R2Backend`."""
 
     def __init__(
-        self, backend: R2Backend, *, clock: Clock, name: str = "", min_part_bytes: int = MIN_PART_BYTES
+        self,
+        backend: R2Backend,
+        *,
+        clock: Clock,
+        name: str = "",
+        min_part_bytes: int = MIN_PART_BYTES,
     ) -> None:
         self._backend = backend
         self._clock = clock
@@ -330,8 +337,14 @@ class R2Bucket:
         with _action("completeMultipartUpload"):
             wanted: list[tuple[int, str]] = []
             for item in parts:
-                number = item.get("partNumber") if isinstance(item, Mapping) else getattr(item, "partNumber", None)
-                etag = item.get("etag") if isinstance(item, Mapping) else getattr(item, "etag", None)
+                number = (
+                    item.get("partNumber")
+                    if isinstance(item, Mapping)
+                    else getattr(item, "partNumber", None)
+                )
+                etag = (
+                    item.get("etag") if isinstance(item, Mapping) else getattr(item, "etag", None)
+                )
                 wanted.append((validate_part_number(number), str(etag)))
             key = validate_key(key)
             upload = await self._backend.get_upload(key, upload_id)
@@ -385,7 +398,10 @@ class R2Bucket:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -397,6 +413,7 @@ class R2MultipartUpload(JsDict):
     """An upload in progress: ``key``, ``uploadId``, ``uploadPart``, ``complete``, ``abort``."""
 
     __slots__ = ("_bucket",)
+    _bucket: R2Bucket
 
     def __init__(self, bucket: R2Bucket, key: str, upload_id: str) -> None:
         super().__init__(key=key, uploadId=upload_id)

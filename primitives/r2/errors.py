@@ -1,7 +1,7 @@
 """Errors the R2 binding raises, with R2's texts and codes.
 
 * PrimitiveError
-  * R2Error                    -- ``<action>: <message> (<v4code>)``; has ``.status`` and ``.v4code``
+  * R2Error                    -- ``<action>: <message> (<v4code>)``; ``.status``, ``.v4code``
     * InternalError            -- 10001
     * NoSuchKey                -- 10007
     * EntityTooLarge           -- 100100
@@ -72,7 +72,8 @@ class R2Error(PrimitiveError):
         return f"{prefix}{self.message} ({self.v4code})"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(action={self.action!r}, v4code={self.v4code}, status={self.status})"
+        name = type(self).__name__
+        return f"{name}(action={self.action!r}, v4code={self.v4code}, status={self.status})"
 
 
 class InternalError(R2Error):
@@ -80,60 +81,62 @@ class InternalError(R2Error):
     message = "We encountered an internal error. Please try again."
 
 
-class NoSuchKey(R2Error):
+class NoSuchKey(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 404, 10007
     message = "The specified key does not exist."
 
 
-class EntityTooLarge(R2Error):
+class EntityTooLarge(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 400, 100100
     message = "Your proposed upload exceeds the maximum allowed object size."
 
 
-class EntityTooSmall(R2Error):
+class EntityTooSmall(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 400, 10011
     message = "Your proposed upload is smaller than the minimum allowed object size."
 
 
-class MetadataTooLarge(R2Error):
+class MetadataTooLarge(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 400, 10012
     message = "Your metadata headers exceed the maximum allowed metadata size."
 
 
-class InvalidObjectName(R2Error):
+class InvalidObjectName(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 400, 10020
     message = "The specified object name is not valid."
 
 
-class InvalidMaxKeys(R2Error):
+class InvalidMaxKeys(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 400, 10022
     message = "MaxKeys params must be positive integer <= 1000."
 
 
-class NoSuchUpload(R2Error):
+class NoSuchUpload(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 400, 10024
     message = "The specified multipart upload does not exist."
 
 
-class InvalidPart(R2Error):
+class InvalidPart(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 400, 10025
     message = "One or more of the specified parts could not be found."
 
 
-class InvalidArgument(R2Error):
+class InvalidArgument(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 400, 10029
     message = "Metadata missing or invalid"
 
 
-class PreconditionFailed(R2Error):
+class PreconditionFailed(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 412, 10031
     message = "At least one of the pre-conditions you specified did not hold."
 
 
-class BadDigest(R2Error):
+class BadDigest(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 400, 10037
 
-    def __init__(self, algorithm: str, provided_hex: str, actual_hex: str, action: str | None = None) -> None:
+    def __init__(
+        self, algorithm: str, provided_hex: str, actual_hex: str, action: str | None = None
+    ) -> None:
         self.algorithm = algorithm
         super().__init__(
             action,
@@ -143,12 +146,12 @@ class BadDigest(R2Error):
         )
 
 
-class InvalidRange(R2Error):
+class InvalidRange(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 416, 10039
     message = "The requested range is not satisfiable"
 
 
-class BadUpload(R2Error):
+class BadUpload(R2Error):  # noqa: N818 -- R2/S3 error names
     status, v4code = 500, 10048
     message = "There was a problem with the multipart upload."
 

@@ -8,6 +8,7 @@ methods: ``writeHttpMetadata(headers)``, and on a body ``text()``, ``json()``, `
 
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
 import email.utils
 import json as _json
@@ -44,9 +45,10 @@ def _http_metadata(stored: dict[str, Any] | Any) -> JsDict:
 
 
 class R2Object(JsDict):
-    """Metadata of a stored object (``head``, ``put``, ``list`` and a failed conditional ``get``)."""
+    """A stored object's metadata (``head``, ``put``, ``list``, a failed conditional ``get``)."""
 
     __slots__ = ("_http_known",)
+    _http_known: bool
 
     def __init__(
         self,
@@ -92,18 +94,25 @@ class R2Object(JsDict):
                 headers.set(header, meta[field])
         expiry = meta.get("cacheExpiry")
         if isinstance(expiry, _dt.datetime):
-            headers.set("expires", email.utils.format_datetime(expiry.astimezone(_dt.UTC), usegmt=True))
+            headers.set(
+                "expires", email.utils.format_datetime(expiry.astimezone(_dt.UTC), usegmt=True)
+            )
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} key={self['key']!r} size={self['size']} etag={self['etag']!r}>"
+        return (
+            f"<{type(self).__name__} key={self['key']!r} size={self['size']} etag={self['etag']!r}>"
+        )
 
 
 class R2ObjectBody(R2Object):
     """An object with its body: a stream readable once."""
 
     __slots__ = ("_stream",)
+    _stream: ReadableStream
 
-    def __init__(self, record: ObjectRecord, stream: ReadableStream, *, range: tuple[int, int]) -> None:
+    def __init__(
+        self, record: ObjectRecord, stream: ReadableStream, *, range: tuple[int, int]
+    ) -> None:
         super().__init__(record, range=range)
         object.__setattr__(self, "_stream", stream)
         self["body"] = stream
@@ -136,6 +145,6 @@ class R2ObjectBody(R2Object):
     async def json(self) -> Any:
         return _json.loads(await self.text())
 
-    async def blob(self) -> bytes:
+    async def blob(self) -> builtins.bytes:
         """The body as bytes (Python has no ``Blob``)."""
         return await self.bytes()

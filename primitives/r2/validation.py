@@ -73,7 +73,9 @@ def validate_key(key: Any) -> str:
     if isinstance(key, int | float) and not isinstance(key, bool):
         key = str(key)
     if not isinstance(key, str):
-        raise R2TypeError(f"Failed to execute on 'R2Bucket': key must be a string, got {type(key).__name__}")
+        raise R2TypeError(
+            f"Failed to execute on 'R2Bucket': key must be a string, got {type(key).__name__}"
+        )
     try:
         encoded = key.encode("utf-8")
     except UnicodeEncodeError:
@@ -82,7 +84,8 @@ def validate_key(key: Any) -> str:
         encoded = key.encode("utf-8")
     if len(encoded) > MAX_KEY_BYTES:
         raise InvalidObjectName()
-    return key
+    checked: str = key
+    return checked
 
 
 def _weighted_length(text: str) -> int:
@@ -294,10 +297,14 @@ def parse_conditional(value: Any) -> Conditional | None:
             _single_etag(get("etagDoesNotMatch")) if get("etagDoesNotMatch") is not None else None
         ),
         uploaded_before_ms=(
-            _to_ms(get("uploadedBefore"), "uploadedBefore") if get("uploadedBefore") is not None else None
+            _to_ms(get("uploadedBefore"), "uploadedBefore")
+            if get("uploadedBefore") is not None
+            else None
         ),
         uploaded_after_ms=(
-            _to_ms(get("uploadedAfter"), "uploadedAfter") if get("uploadedAfter") is not None else None
+            _to_ms(get("uploadedAfter"), "uploadedAfter")
+            if get("uploadedAfter") is not None
+            else None
         ),
         seconds_granularity=bool(get("secondsGranularity") or False),
     )
@@ -424,7 +431,7 @@ def _parse_range_header(header: str, size: int) -> tuple[int, int] | None:
 
 
 def resolve_range(spec: RangeSpec | None, size: int) -> tuple[int, int]:
-    """(offset, length) to read from an object of ``size`` bytes; InvalidRange (10039) if unsatisfiable."""
+    """(offset, length) to read from ``size`` bytes; InvalidRange (10039) if unsatisfiable."""
     if spec is None:
         return 0, size
     if spec.header is not None:
@@ -450,7 +457,11 @@ def resolve_range(spec: RangeSpec | None, size: int) -> tuple[int, int]:
 def validate_limit(limit: Any) -> int:
     if limit is None:
         return MAX_LIST_LIMIT
-    if isinstance(limit, bool) or not isinstance(limit, int | float) or not float(limit).is_integer():
+    if (
+        isinstance(limit, bool)
+        or not isinstance(limit, int | float)
+        or not float(limit).is_integer()
+    ):
         raise InvalidMaxKeys()
     if limit < 1 or limit > MAX_LIST_LIMIT:
         raise InvalidMaxKeys()

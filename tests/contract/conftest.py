@@ -36,9 +36,13 @@ def r2_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(params=R2_BACKENDS)
-async def r2(request: pytest.FixtureRequest, tmp_path: Path, fake_clock: FakeClock) -> AsyncIterator[R2Bucket]:
+async def r2(
+    request: pytest.FixtureRequest, tmp_path: Path, fake_clock: FakeClock
+) -> AsyncIterator[R2Bucket]:
     """An R2 binding over each backend, with multipart's minimum part size cut to 50 bytes."""
     url = r2_url(request.param, tmp_path, request)
-    bucket = R2Bucket(open_r2_backend(url), clock=fake_clock, name="BUCKET", min_part_bytes=MOTO_MIN_PART_BYTES)
+    bucket = R2Bucket(
+        open_r2_backend(url), clock=fake_clock, name="BUCKET", min_part_bytes=MOTO_MIN_PART_BYTES
+    )
     yield bucket
     await bucket.aclose()

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from . import free_port, skip_or_fail
 
@@ -21,7 +22,6 @@ __all__ = ["MOTO_MIN_PART_BYTES", "moto_available", "moto_endpoint", "moto_serve
 
 #: the multipart minimum part size moto_server is started with (R2's 5 MiB is configurable in tests)
 MOTO_MIN_PART_BYTES = 50
-_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 
 def moto_available() -> bool:
@@ -30,7 +30,10 @@ def moto_available() -> bool:
 
 @contextlib.contextmanager
 def moto_server(
-    *, min_part_bytes: int = MOTO_MIN_PART_BYTES, env: Mapping[str, str] | None = None, timeout: float = 20.0
+    *,
+    min_part_bytes: int = MOTO_MIN_PART_BYTES,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 20.0,
 ) -> Iterator[str]:
     binary = shutil.which("moto_server")
     if binary is None:
@@ -59,7 +62,9 @@ def moto_server(
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not listen on port {port} within {timeout}s") from None
+                    raise RuntimeError(
+                        f"moto_server did not listen on port {port} within {timeout}s"
+                    ) from None
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -81,13 +86,18 @@ def moto_endpoint() -> Iterator[str]:
         yield endpoint
 
 
-def s3_client(endpoint: str) -> object:
+def s3_client(endpoint: str) -> Any:
     """A boto3 S3 client for ``endpoint`` with moto's dummy credentials."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
-        "s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}), **_CREDENTIALS
+        "s3",
+        endpoint_url=endpoint,
+        config=Config(s3={"addressing_style": "path"}),
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
     )
 
 

@@ -22,6 +22,7 @@ when its object is replaced or deleted is unlinked when the last reader finishes
 from __future__ import annotations
 
 import asyncio
+import builtins
 import concurrent.futures
 import json
 import os
@@ -64,11 +65,15 @@ CREATE TABLE IF NOT EXISTS uploads (
     custom_metadata TEXT NOT NULL, storage_class TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS parts (
-    upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL,
-    md5 TEXT NOT NULL, blob_id TEXT NOT NULL, PRIMARY KEY (upload_id, part_number)
+    upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL,
+    size INTEGER NOT NULL, md5 TEXT NOT NULL, blob_id TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
 );
 """
-_COLUMNS = "key, version, size, etag, uploaded_ms, checksums, http_metadata, custom_metadata, storage_class"
+_COLUMNS = (
+    "key, version, size, etag, uploaded_ms, checksums, http_metadata, custom_metadata, "
+    "storage_class"
+)
 
 
 @dataclass(slots=True)
@@ -187,7 +192,9 @@ class FileR2Backend:
     # -- objects --------------------------------------------------------------------------------
     async def head(self, key: str) -> ObjectRecord | None:
         def select(db: sqlite3.Connection) -> ObjectRecord | None:
-            row = db.execute(f"SELECT {_COLUMNS} FROM objects WHERE key = ?", (key.encode(),)).fetchone()
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM objects WHERE key = ?", (key.encode(),)
+            ).fetchone()
             return _record(row) if row else None
 
         return await self._run(select)
@@ -226,7 +233,9 @@ class FileR2Backend:
             while index < len(needed):
                 blob_id, start, remaining = needed[index]
                 try:
-                    handle = await asyncio.to_thread(open, self._blob_path(blob_id), "rb", buffering=0)
+                    handle = await asyncio.to_thread(
+                        open, self._blob_path(blob_id), "rb", buffering=0
+                    )
                 except FileNotFoundError as exc:
                     raise InternalError() from exc
                 try:
@@ -238,7 +247,9 @@ class FileR2Backend:
                             raise InternalError()
                         remaining -= len(chunk)
                         if remaining > 0:
-                            pending = loop.run_in_executor(None, handle.read, min(_READ_BYTES, remaining))
+                            pending = loop.run_in_executor(
+                                None, handle.read, min(_READ_BYTES, remaining)
+                            )
                         yield chunk
                 finally:
                     handle.close()
@@ -248,7 +259,7 @@ class FileR2Backend:
             for blob_id, _, _ in needed[index:]:
                 self._unlease(blob_id)
 
-    async def stage(self, chunks: AsyncIterable[bytes]) -> Staged:
+    async def stage(self, chunks: AsyncIterable[bytes | memoryview]) -> Staged:
         if self._db is None:
             await self._run(lambda db: None)
         loop = asyncio.get_running_loop()
@@ -311,14 +322,17 @@ class FileR2Backend:
 
         def upsert(db: sqlite3.Connection) -> list[str] | None:
             key = record.key.encode()
-            row = db.execute(f"SELECT {_COLUMNS}, segments FROM objects WHERE key = ?", (key,)).fetchone()
+            row = db.execute(
+                f"SELECT {_COLUMNS}, segments FROM objects WHERE key = ?", (key,)
+            ).fetchone()
             if condition is not None and not condition(_record(row) if row else None):
                 return None
             db.execute(
                 "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key, record.version, record.size, record.etag, record.uploaded_ms,
-                    _dump(record.checksums), _dump(record.http_metadata), _dump(record.custom_metadata),
+                    _dump(record.checksums), _dump(record.http_metadata),
+                    _dump(record.custom_metadata),
                     record.storage_class, _dump([[staged.blob_id, staged.size]]),
                 ),
             )  # fmt: skip
@@ -335,11 +349,13 @@ class FileR2Backend:
         self._release(old)
         return record
 
-    async def delete(self, keys: list[str]) -> None:
+    async def delete(self, keys: builtins.list[str]) -> None:
         def remove(db: sqlite3.Connection) -> list[str]:
             old: list[str] = []
             for key in keys:
-                row = db.execute("DELETE FROM objects WHERE key = ? RETURNING segments", (key.encode(),)).fetchone()
+                row = db.execute(
+                    "DELETE FROM objects WHERE key = ? RETURNING segments", (key.encode(),)
+                ).fetchone()
                 if row:
                     old.extend(blob for blob, _ in json.loads(row[0]))
             return old
@@ -375,7 +391,12 @@ class FileR2Backend:
         include_custom: bool,
     ) -> ListPage:
         return await list_ordered(
-            self._scan, prefix=prefix, start_after=start_after, cursor=cursor, limit=limit, delimiter=delimiter
+            self._scan,
+            prefix=prefix,
+            start_after=start_after,
+            cursor=cursor,
+            limit=limit,
+            delimiter=delimiter,
         )
 
     # -- multipart -----------------------------------------------------------------------------
@@ -385,8 +406,8 @@ class FileR2Backend:
         def insert(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO uploads VALUES (?, ?, 'in_progress', ?, ?, ?)",
-                (upload_id, upload.key.encode(), _dump(upload.http_metadata), _dump(upload.custom_metadata),
-                 upload.storage_class),
+                (upload_id, upload.key.encode(), _dump(upload.http_metadata),
+                 _dump(upload.custom_metadata), upload.storage_class),
             )  # fmt: skip
 
         await self._run(insert)
@@ -408,14 +429,19 @@ class FileR2Backend:
             parts = {
                 number: PartRecord(number, etag, size, md5)
                 for number, etag, size, md5 in db.execute(
-                    "SELECT part_number, etag, size, md5 FROM parts WHERE upload_id = ?", (upload_id,)
+                    "SELECT part_number, etag, size, md5 FROM parts WHERE upload_id = ?",
+                    (upload_id,),
                 )
             }
-            return UploadRecord(key, upload_id, row[0], json.loads(row[1]), json.loads(row[2]), row[3], parts)
+            return UploadRecord(
+                key, upload_id, row[0], json.loads(row[1]), json.loads(row[2]), row[3], parts
+            )
 
         return await self._run(select)
 
-    async def put_part(self, key: str, upload_id: str, part: PartRecord, staged: Staged) -> PartRecord:
+    async def put_part(
+        self, key: str, upload_id: str, part: PartRecord, staged: Staged
+    ) -> PartRecord:
         assert isinstance(staged, FileStaged)
         await self._publish(staged)
 
@@ -424,7 +450,8 @@ class FileR2Backend:
             if row is None or row[0] != "in_progress":
                 raise NoSuchUpload()
             old = db.execute(
-                "SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ?", (upload_id, part.part_number)
+                "SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ?",
+                (upload_id, part.part_number),
             ).fetchone()
             db.execute(
                 "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, ?)",
@@ -441,7 +468,7 @@ class FileR2Backend:
         return part
 
     async def complete_upload(
-        self, key: str, upload_id: str, parts: list[PartRecord], record: ObjectRecord
+        self, key: str, upload_id: str, parts: builtins.list[PartRecord], record: ObjectRecord
     ) -> ObjectRecord:
         def complete(db: sqlite3.Connection) -> list[str]:
             row = self._upload_row(db, key, upload_id)
@@ -452,7 +479,8 @@ class FileR2Backend:
             current = {
                 number: (etag, blob, size)
                 for number, etag, blob, size in db.execute(
-                    "SELECT part_number, etag, blob_id, size FROM parts WHERE upload_id = ?", (upload_id,)
+                    "SELECT part_number, etag, blob_id, size FROM parts WHERE upload_id = ?",
+                    (upload_id,),
                 )
             }
             segments = []
@@ -462,14 +490,17 @@ class FileR2Backend:
                     raise InvalidPart()
                 segments.append([found[1], found[2]])
             unused = [blob for _, blob, _ in current.values()]
-            previous = db.execute("SELECT segments FROM objects WHERE key = ?", (key.encode(),)).fetchone()
+            previous = db.execute(
+                "SELECT segments FROM objects WHERE key = ?", (key.encode(),)
+            ).fetchone()
             if previous:
                 unused.extend(blob for blob, _ in json.loads(previous[0]))
             db.execute(
                 "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key.encode(), record.version, record.size, record.etag, record.uploaded_ms,
-                    _dump(record.checksums), _dump(record.http_metadata), _dump(record.custom_metadata),
+                    _dump(record.checksums), _dump(record.http_metadata),
+                    _dump(record.custom_metadata),
                     record.storage_class, _dump(segments),
                 ),
             )  # fmt: skip
@@ -487,7 +518,12 @@ class FileR2Backend:
                 raise InternalError()
             if row[0] != "in_progress":
                 return []
-            blobs = [r[0] for r in db.execute("DELETE FROM parts WHERE upload_id = ? RETURNING blob_id", (upload_id,))]
+            blobs = [
+                r[0]
+                for r in db.execute(
+                    "DELETE FROM parts WHERE upload_id = ? RETURNING blob_id", (upload_id,)
+                )
+            ]
             db.execute("UPDATE uploads SET state = 'aborted' WHERE upload_id = ?", (upload_id,))
             return blobs
 

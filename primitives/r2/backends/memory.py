@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import builtins
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, replace
@@ -77,13 +78,13 @@ class MemoryR2Backend:
         offset, length = resolve_range(record.size)
         return GetOutcome(record, _read(stored.segments, offset, length), offset, length)
 
-    async def stage(self, chunks: AsyncIterable[bytes]) -> Staged:
-        parts: list[bytes] = []
+    async def stage(self, chunks: AsyncIterable[bytes | memoryview]) -> Staged:
+        parts: list[bytes | memoryview] = []
         size = 0
         async for chunk in chunks:
             parts.append(chunk)
             size += len(chunk)
-        return MemoryStaged([b"".join(parts)] if len(parts) > 1 else parts, size)
+        return MemoryStaged([b"".join(parts)], size)
 
     async def discard(self, staged: Staged) -> None:
         pass
@@ -103,7 +104,7 @@ class MemoryR2Backend:
         self._store(record, staged.chunks)
         return record
 
-    async def delete(self, keys: list[str]) -> None:
+    async def delete(self, keys: builtins.list[str]) -> None:
         for key in keys:
             if self._objects.pop(key, None) is not None:
                 encoded = key.encode("utf-8")
@@ -142,14 +143,18 @@ class MemoryR2Backend:
 
     async def create_upload(self, upload: UploadRecord) -> str:
         upload_id = upload.upload_id or secrets.token_urlsafe(32)
-        self._uploads[upload_id] = replace(upload, upload_id=upload_id, state="in_progress", parts={})
+        self._uploads[upload_id] = replace(
+            upload, upload_id=upload_id, state="in_progress", parts={}
+        )
         return upload_id
 
     async def get_upload(self, key: str, upload_id: str) -> UploadRecord | None:
         upload = self._uploads.get(upload_id)
         return upload if upload is not None and upload.key == key else None
 
-    async def put_part(self, key: str, upload_id: str, part: PartRecord, staged: Staged) -> PartRecord:
+    async def put_part(
+        self, key: str, upload_id: str, part: PartRecord, staged: Staged
+    ) -> PartRecord:
         assert isinstance(staged, MemoryStaged)
         upload = await self.get_upload(key, upload_id)
         if upload is None or upload.state != "in_progress":
@@ -159,7 +164,7 @@ class MemoryR2Backend:
         return part
 
     async def complete_upload(
-        self, key: str, upload_id: str, parts: list[PartRecord], record: ObjectRecord
+        self, key: str, upload_id: str, parts: builtins.list[PartRecord], record: ObjectRecord
     ) -> ObjectRecord:
         upload = await self.get_upload(key, upload_id)
         if upload is None:

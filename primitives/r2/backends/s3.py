@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import contextlib
 import datetime as _dt
 import hashlib
@@ -47,7 +48,14 @@ from ..backend import (
     Staged,
     UploadRecord,
 )
-from ..errors import EntityTooSmall, InternalError, InvalidObjectName, InvalidPart, NoSuchUpload, R2Error
+from ..errors import (
+    EntityTooSmall,
+    InternalError,
+    InvalidObjectName,
+    InvalidPart,
+    NoSuchUpload,
+    R2Error,
+)
 
 __all__ = ["S3R2Backend"]
 
@@ -66,7 +74,7 @@ _STORAGE_BACK = {"STANDARD_IA": "InfrequentAccess"}
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-class _Missing(Exception):
+class _Missing(Exception):  # noqa: N818 -- a signal, not an error
     """Internal: S3 said 404 for the key."""
 
 
@@ -124,7 +132,8 @@ class S3R2Backend:
             raise ConfigError(f"S3 URL names no bucket: {url!r} (use s3://bucket?endpoint_url=...)")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         unknown = set(query) - {
-            "endpoint_url", "region", "access_key_id", "secret_access_key", "session_token", "prefix",
+            "endpoint_url", "region", "access_key_id", "secret_access_key", "session_token",
+            "prefix",
         }  # fmt: skip
         if unknown:
             raise ConfigError(f"unknown S3 URL option(s) {', '.join(sorted(unknown))} in {url!r}")
@@ -168,9 +177,13 @@ class S3R2Backend:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("NoSuchKey", "404", "NotFound") or (status == 404 and code != "NoSuchUpload"):
+            if code in ("NoSuchKey", "404", "NotFound") or (
+                status == 404 and code != "NoSuchUpload"
+            ):
                 if code == "NoSuchBucket":
-                    raise BackendError(f"S3 bucket {self._bucket!r} does not exist at {self._endpoint}") from exc
+                    raise BackendError(
+                        f"S3 bucket {self._bucket!r} does not exist at {self._endpoint}"
+                    ) from exc
                 raise _Missing() from exc
             mapped: dict[str, type[R2Error]] = {
                 "NoSuchUpload": NoSuchUpload,
@@ -180,7 +193,8 @@ class S3R2Backend:
             if code in mapped:
                 raise mapped[code]() from exc
             raise BackendError(
-                f"S3 {operation} on bucket {self._bucket!r} failed: {code} {error.get('Message', '')}".rstrip()
+                f"S3 {operation} on bucket {self._bucket!r} failed: "
+                f"{code} {error.get('Message', '')}".rstrip()
             ) from exc
         except EndpointConnectionError as exc:
             raise BackendError(f"S3 endpoint {self._endpoint} is unreachable: {exc}") from exc
@@ -231,7 +245,10 @@ class S3R2Backend:
 
     @staticmethod
     def _write_args(
-        http: Mapping[str, Any], custom: Mapping[str, str], checksums: Mapping[str, str], storage_class: str
+        http: Mapping[str, Any],
+        custom: Mapping[str, str],
+        checksums: Mapping[str, str],
+        storage_class: str,
     ) -> dict[str, Any]:
         args: dict[str, Any] = {
             "Metadata": {
@@ -308,7 +325,7 @@ class S3R2Backend:
         finally:
             body.close()
 
-    async def stage(self, chunks: AsyncIterable[bytes]) -> Staged:
+    async def stage(self, chunks: AsyncIterable[bytes | memoryview]) -> Staged:
         memory: list[bytes] = []
         size = 0
         handle: Any = None
@@ -318,7 +335,9 @@ class S3R2Backend:
                 if handle is None:
                     memory.append(bytes(chunk))
                     if size > _SPOOL_BYTES:
-                        handle = await asyncio.to_thread(tempfile.NamedTemporaryFile, prefix="r2-s3-", delete=False)
+                        handle = await asyncio.to_thread(
+                            tempfile.NamedTemporaryFile, prefix="r2-s3-", delete=False
+                        )
                         await asyncio.to_thread(handle.write, b"".join(memory))
                         memory = []
                 else:
@@ -375,7 +394,7 @@ class S3R2Backend:
             raise InternalError()
         return stored
 
-    async def delete(self, keys: list[str]) -> None:
+    async def delete(self, keys: builtins.list[str]) -> None:
         if not keys:
             return
         objects = [{"Key": self._s3_key(k)} for k in dict.fromkeys(keys)]
@@ -383,7 +402,9 @@ class S3R2Backend:
         errors = response.get("Errors") or []
         if errors:
             first = errors[0]
-            raise BackendError(f"S3 delete_objects failed for {first.get('Key')!r}: {first.get('Code')}")
+            raise BackendError(
+                f"S3 delete_objects failed for {first.get('Key')!r}: {first.get('Code')}"
+            )
 
     async def list(
         self,
@@ -411,7 +432,9 @@ class S3R2Backend:
         records: list[ObjectRecord] = []
         for item in response.get("Contents") or []:
             key = str(item["Key"])[cut:]
-            records.append(self._record(key, {**item, "ContentLength": item["Size"], "Metadata": {}}))
+            records.append(
+                self._record(key, {**item, "ContentLength": item["Size"], "Metadata": {}})
+            )
         if include_http or include_custom:
             heads = await asyncio.gather(*(self._head(r.key) for r in records))
             records = [h if h is not None else r for r, h in zip(records, heads, strict=True)]
@@ -421,7 +444,9 @@ class S3R2Backend:
 
     # -- multipart -----------------------------------------------------------------------------
     async def create_upload(self, upload: UploadRecord) -> str:
-        args = self._write_args(upload.http_metadata, upload.custom_metadata, {}, upload.storage_class)
+        args = self._write_args(
+            upload.http_metadata, upload.custom_metadata, {}, upload.storage_class
+        )
         response = await self._call("create_multipart_upload", Key=self._s3_key(upload.key), **args)
         return str(response["UploadId"])
 
@@ -445,7 +470,9 @@ class S3R2Backend:
             return UploadRecord(key, upload_id, "aborted", {}, {}, "Standard", {})
         return UploadRecord(key, upload_id, "in_progress", {}, {}, "Standard", parts)
 
-    async def put_part(self, key: str, upload_id: str, part: PartRecord, staged: Staged) -> PartRecord:
+    async def put_part(
+        self, key: str, upload_id: str, part: PartRecord, staged: Staged
+    ) -> PartRecord:
         assert isinstance(staged, S3Staged)
         try:
             response = await self._upload(
@@ -465,7 +492,7 @@ class S3R2Backend:
         return PartRecord(part.part_number, etag, part.size, part.md5_hex)
 
     async def complete_upload(
-        self, key: str, upload_id: str, parts: list[PartRecord], record: ObjectRecord
+        self, key: str, upload_id: str, parts: builtins.list[PartRecord], record: ObjectRecord
     ) -> ObjectRecord:
         try:
             if parts:
@@ -473,13 +500,21 @@ class S3R2Backend:
                     "complete_multipart_upload",
                     Key=self._s3_key(key),
                     UploadId=upload_id,
-                    MultipartUpload={"Parts": [{"PartNumber": p.part_number, "ETag": f'"{p.etag}"'} for p in parts]},
+                    MultipartUpload={
+                        "Parts": [
+                            {"PartNumber": p.part_number, "ETag": f'"{p.etag}"'} for p in parts
+                        ]
+                    },
                 )
             else:  # S3 refuses an empty completion; R2 makes an empty object
                 head = await self._call("list_parts", Key=self._s3_key(key), UploadId=upload_id)
                 del head
-                await self._call("abort_multipart_upload", Key=self._s3_key(key), UploadId=upload_id)
-                args = self._write_args(record.http_metadata, record.custom_metadata, {}, record.storage_class)
+                await self._call(
+                    "abort_multipart_upload", Key=self._s3_key(key), UploadId=upload_id
+                )
+                args = self._write_args(
+                    record.http_metadata, record.custom_metadata, {}, record.storage_class
+                )
                 await self._call("put_object", Key=self._s3_key(key), Body=b"", **args)
         except _Missing as exc:
             raise NoSuchUpload() from exc
