@@ -24,6 +24,7 @@ __all__ = ["add_env_options", "env_from_args", "main", "run_command"]
 #: Modules with a ``register(subparsers)`` function, one line each.
 COMMAND_MODULES: tuple[str, ...] = (
     "primitives.runtime.cli",
+    "primitives.r2.cli",
 )
 
 
