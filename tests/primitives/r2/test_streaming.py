@@ -51,7 +51,9 @@ async def roundtrip(bucket: R2Bucket, size: int) -> int:
     assert obj is not None and obj.size == size
     body = await bucket.get("big")
     total = 0
-    async for chunk in Response(body).body or ():
+    stream = Response(body).body
+    assert stream is not None
+    async for chunk in stream:
         total += len(chunk)
         peak.sample()
     assert total == size
