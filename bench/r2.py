@@ -1,6 +1,6 @@
 """R2 throughput and memory: the binding next to a plain baseline measured in the same run.
 
-    python bench/r2.py            # 4 KiB, 1 MiB, 256 MiB on file and S3 (moto_server); 1 GiB memory check
+    python bench/r2.py            # 4 KiB, 1 MiB, 256 MiB on file and S3 (moto); 1 GiB memory check
     python bench/r2.py --quick    # small sizes, a few seconds (make bench)
     python bench/r2.py --big 0 --no-s3
 
@@ -22,17 +22,17 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psutil  # noqa: E402
+import psutil
 
-from primitives.clock import SystemClock  # noqa: E402
-from primitives.r2 import R2Bucket, open_r2_backend  # noqa: E402
-from primitives.r2.backends.file import READ_CHUNK_BYTES  # noqa: E402
+from primitives.clock import SystemClock
+from primitives.r2 import R2Bucket, R2ObjectBody, open_r2_backend
+from primitives.r2.backends.file import READ_CHUNK_BYTES
 
 MiB = 1 << 20
 READ_CHUNK = READ_CHUNK_BYTES  # the plain read uses the backend's chunk size
@@ -66,23 +66,10 @@ def plain_get(directory: Path, name: str) -> int:
     return total
 
 
-async def timed(fn: Callable[[int], Any], count: int) -> float:
+async def timed_one(operation: Awaitable[Any]) -> float:
     start = time.perf_counter()
-    for i in range(count):
-        result = fn(i)
-        if asyncio.iscoroutine(result):
-            await result
+    await operation
     return time.perf_counter() - start
-
-
-async def timed_one(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    await fn()
-    return time.perf_counter() - start
-
-
-def rate(size: int, count: int, seconds: float) -> float:
-    return size * count / MiB / seconds
 
 
 def report(what: str, size: int, mine: float, base: float, base_name: str, check: bool) -> bool:
@@ -104,6 +91,16 @@ async def drain(body: Any) -> int:
     return total
 
 
+async def get_all(bucket: R2Bucket, key: str, size: int) -> None:
+    obj = await bucket.get(key)
+    assert isinstance(obj, R2ObjectBody)
+    assert await drain(obj.body) == size
+
+
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 async def bench_file(sizes: list[int], quick: bool) -> bool:
     print("file backend (file:///tmp/...) vs plain write+fsync+rename / streaming read")
     ok = True
@@ -117,39 +114,36 @@ async def bench_file(sizes: list[int], quick: bool) -> bool:
             data = os.urandom(size)
             count = count_for(size, quick)
             times: dict[str, list[float]] = {"plain put": [], "put": [], "plain get": [], "get": []}
-
-            async def get(i: int) -> None:
-                obj = await bucket.get(f"o{i}")
-                assert await drain(obj.body) == size
-
-            # alternate baseline and binding object by object, and compare medians, so the
-            # noise of a shared machine (other processes writing to the same disk) hits both alike
+            # alternate baseline and binding object by object and compare medians, so the noise
+            # of a shared machine (other processes writing to the same disk) hits both alike
             for i in range(count):
-                times["plain put"].append(
-                    await timed_one(lambda: asyncio.to_thread(plain_put, plain_dir, f"o{i}", data))
-                )
-                times["put"].append(await timed_one(lambda: bucket.put(f"o{i}", data)))
+                plain = asyncio.to_thread(plain_put, plain_dir, f"o{i}", data)
+                times["plain put"].append(await timed_one(plain))
+                times["put"].append(await timed_one(bucket.put(f"o{i}", data)))
             for i in range(count):
                 times["plain get"].append(
-                    await timed_one(lambda: asyncio.to_thread(plain_get, plain_dir, f"o{i}"))
+                    await timed_one(asyncio.to_thread(plain_get, plain_dir, f"o{i}"))
                 )
-                times["get"].append(await timed_one(lambda: get(i)))
-            base_put, mine_put = (
-                statistics.median(times["plain put"]),
-                statistics.median(times["put"]),
-            )
-            base_get, mine_get = (
-                statistics.median(times["plain get"]),
-                statistics.median(times["get"]),
-            )
+                times["get"].append(await timed_one(get_all(bucket, f"o{i}", size)))
+            m = medians(times)
             large = size >= 64 * MiB
-            ok &= report("put", size, size / MiB / mine_put, size / MiB / base_put, "plain", large)
-            ok &= report("get", size, size / MiB / mine_get, size / MiB / base_get, "plain", large)
+            ok &= report(
+                "put", size, size / MiB / m["put"], size / MiB / m["plain put"], "plain", large
+            )
+            ok &= report(
+                "get", size, size / MiB / m["get"], size / MiB / m["plain get"], "plain", large
+            )
             await bucket.delete([f"o{i}" for i in range(count)])
             for name in os.listdir(plain_dir):
                 os.unlink(plain_dir / name)
         await bucket.aclose()
     return ok
+
+
+def raw_get(client: Any, key: str) -> None:
+    body = client.get_object(Bucket="bench", Key=key)["Body"]
+    while body.read(MiB):
+        pass
 
 
 async def bench_s3(sizes: list[int], quick: bool) -> None:
@@ -166,45 +160,20 @@ async def bench_s3(sizes: list[int], quick: bool) -> None:
         await bucket.head("warm-up")
         for size in sizes:
             data = os.urandom(size)
-            count = max(2, count_for(size, quick) // 4)
-
-            def raw_put(i: int) -> Any:
-                return asyncio.to_thread(
-                    client.put_object, Bucket="bench", Key=f"raw{i}", Body=data
+            count = max(3, count_for(size, quick) // 4)
+            times: dict[str, list[float]] = {"boto3 put": [], "put": [], "boto3 get": [], "get": []}
+            for i in range(count):
+                raw = asyncio.to_thread(client.put_object, Bucket="bench", Key=f"raw{i}", Body=data)
+                times["boto3 put"].append(await timed_one(raw))
+                times["put"].append(await timed_one(bucket.put(f"o{i}", data)))
+            for i in range(count):
+                times["boto3 get"].append(
+                    await timed_one(asyncio.to_thread(raw_get, client, f"raw{i}"))
                 )
-
-            def raw_get(i: int) -> Any:
-                def read() -> None:
-                    body = client.get_object(Bucket="bench", Key=f"raw{i}")["Body"]
-                    while body.read(MiB):
-                        pass
-
-                return asyncio.to_thread(read)
-
-            async def get(i: int) -> None:
-                obj = await bucket.get(f"o{i}")
-                assert await drain(obj.body) == size
-
-            base_put = await timed(raw_put, count)
-            mine_put = await timed(lambda i: bucket.put(f"o{i}", data), count)
-            base_get = await timed(raw_get, count)
-            mine_get = await timed(get, count)
-            report(
-                "put",
-                size,
-                rate(size, count, mine_put),
-                rate(size, count, base_put),
-                "boto3",
-                False,
-            )
-            report(
-                "get",
-                size,
-                rate(size, count, mine_get),
-                rate(size, count, base_get),
-                "boto3",
-                False,
-            )
+                times["get"].append(await timed_one(get_all(bucket, f"o{i}", size)))
+            m = medians(times)
+            report("put", size, size / MiB / m["put"], size / MiB / m["boto3 put"], "boto3", False)
+            report("get", size, size / MiB / m["get"], size / MiB / m["boto3 get"], "boto3", False)
         await bucket.aclose()
         client.close()
 
@@ -229,6 +198,7 @@ async def bench_memory(size: int) -> bool:
         await bucket.put("big", source())
         put_s = time.perf_counter() - start
         obj = await bucket.get("big")
+        assert isinstance(obj, R2ObjectBody)
         start = time.perf_counter()
         total = 0
         async for chunk in obj.body:

@@ -14,9 +14,9 @@ absolute paths and 1,024-byte names cannot escape the directory.
 
 The index is the stdlib ``sqlite3`` driven from one dedicated thread (the aiosqlite model), so
 every transaction -- including the condition check of a conditional put -- runs whole and
-uninterrupted. Content files are read and written on the default thread pool (writes one chunk behind, with
-an fdatasync every 32 MiB), so hashing, disk I/O and the caller overlap. A blob still being read
-when its object is replaced or deleted is unlinked when the last reader finishes.
+uninterrupted. Content files are read and written on the default thread pool (writes one chunk
+behind, with an fdatasync every 32 MiB), so hashing, disk I/O and the caller overlap. A blob
+still being read when its object is replaced or deleted is unlinked when its last reader ends.
 """
 
 from __future__ import annotations
