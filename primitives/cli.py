@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import importlib
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from . import __version__
@@ -24,6 +24,8 @@ __all__ = ["add_env_options", "env_from_args", "main", "run_command"]
 #: Modules with a ``register(subparsers)`` function, one line each.
 COMMAND_MODULES: tuple[str, ...] = (
     "primitives.runtime.cli",
+    "primitives.d1.cli",
+    "primitives.kv.cli",
     "primitives.r2.cli",
 )
 
@@ -31,7 +33,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 def add_env_options(parser: argparse.ArgumentParser) -> None:
     """``--config`` and ``--data-dir``, shared by every command that opens bindings."""
     parser.add_argument(
-        "--config", "-c", default="wrangler.toml", help="path to wrangler.toml (default: %(default)s)"
+        "--config",
+        "-c",
+        default="wrangler.toml",
+        help="path to wrangler.toml (default: %(default)s)",
     )
     parser.add_argument(
         "--data-dir",
@@ -44,7 +49,9 @@ def env_from_args(args: argparse.Namespace, **kwargs: Any) -> Env:
     return build_env(args.config, data_dir=args.data_dir, **kwargs)
 
 
-def run_command(handler: Callable[[argparse.Namespace], Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
+def run_command(
+    handler: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
     """Wrap an async command handler so ``main`` can call it."""
 
     def run(args: argparse.Namespace) -> int:
@@ -54,7 +61,9 @@ def run_command(handler: Callable[[argparse.Namespace], Awaitable[int]]) -> Call
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgeroom", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="edgeroom", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--version", action="version", version=f"edgeroom {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:

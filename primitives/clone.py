@@ -39,7 +39,7 @@ def structured_clone(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         return [structured_clone(item, _depth + 1) for item in value]
     if isinstance(value, dict):
-        out: dict[str, Any] = {}
+        out: dict[Any, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str | int):
                 raise _unclonable(key)

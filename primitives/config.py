@@ -97,18 +97,24 @@ def load_config(path: str | os.PathLike[str] = "wrangler.toml") -> WorkerConfig:
         raise ConfigError(f"{config_path} is not valid TOML: {exc}") from exc
 
     where = str(config_path)
-    main = _string(raw, "main", where, required=True)
+    main = _string(raw, "main", where, required=True) or ""
     bindings: list[BindingSpec] = []
     for table in _tables(raw, "kv_namespaces", where):
-        bindings.append(BindingSpec("kv", _name(table, "binding", where), _resource(table, "id", where), table))
+        bindings.append(
+            BindingSpec("kv", _name(table, "binding", where), _resource(table, "id", where), table)
+        )
     for table in _tables(raw, "d1_databases", where):
         resource = table.get("database_name") or table.get("database_id")
         if not isinstance(resource, str) or not resource:
-            raise ConfigError(f"{where}: d1_databases entry {table.get('binding')!r} needs database_name")
+            raise ConfigError(
+                f"{where}: d1_databases entry {table.get('binding')!r} needs database_name"
+            )
         bindings.append(BindingSpec("d1", _name(table, "binding", where), resource, table))
     for table in _tables(raw, "r2_buckets", where):
         bindings.append(
-            BindingSpec("r2", _name(table, "binding", where), _resource(table, "bucket_name", where), table)
+            BindingSpec(
+                "r2", _name(table, "binding", where), _resource(table, "bucket_name", where), table
+            )
         )
     durable = raw.get("durable_objects", {})
     if not isinstance(durable, dict):
@@ -120,7 +126,12 @@ def load_config(path: str | os.PathLike[str] = "wrangler.toml") -> WorkerConfig:
                 "bindings to another Worker's classes are not supported locally"
             )
         bindings.append(
-            BindingSpec("durable_object", _name(table, "name", where), _resource(table, "class_name", where), table)
+            BindingSpec(
+                "durable_object",
+                _name(table, "name", where),
+                _resource(table, "class_name", where),
+                table,
+            )
         )
 
     seen: set[str] = set()
@@ -194,24 +205,32 @@ def _check_durable_object_migrations(
             )
 
 
-def _tables(raw: Mapping[str, Any], key: str, where: str, label: str | None = None) -> list[dict[str, Any]]:
+def _tables(
+    raw: Mapping[str, Any], key: str, where: str, label: str | None = None
+) -> list[dict[str, Any]]:
     value = raw.get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise ConfigError(f"{where}: {label or key} must be an array of tables ([[{label or key}]])")
+        raise ConfigError(
+            f"{where}: {label or key} must be an array of tables ([[{label or key}]])"
+        )
     return value
 
 
 def _name(table: Mapping[str, Any], key: str, where: str) -> str:
     name = table.get(key)
     if not isinstance(name, str) or not _BINDING_NAME.match(name):
-        raise ConfigError(f"{where}: binding name {name!r} is not a valid identifier (field {key!r})")
+        raise ConfigError(
+            f"{where}: binding name {name!r} is not a valid identifier (field {key!r})"
+        )
     return name
 
 
 def _resource(table: Mapping[str, Any], key: str, where: str) -> str:
     value = table.get(key)
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}: binding {table.get('binding') or table.get('name')!r} needs {key!r}")
+        raise ConfigError(
+            f"{where}: binding {table.get('binding') or table.get('name')!r} needs {key!r}"
+        )
     return value
 
 
@@ -281,7 +300,11 @@ def resolve_backend_urls(
             )
     resolved: dict[str, str] = {}
     for spec in config.bindings:
-        url = urls.get(spec.name) or environ.get(url_env_name(spec.name)) or default_backend_url(spec, data_dir)
+        url = (
+            urls.get(spec.name)
+            or environ.get(url_env_name(spec.name))
+            or default_backend_url(spec, data_dir)
+        )
         if ":" not in url:
             raise ConfigError(f"backend URL {url!r} for binding {spec.name!r} has no scheme")
         resolved[spec.name] = url

@@ -9,11 +9,11 @@ chunk, and ``Response(body=<async iterable>)`` streams to the client. ``text()``
 from __future__ import annotations
 
 import email.parser
-import functools
 import email.policy
+import functools
 import json as _json
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -189,6 +189,10 @@ class Request(_Body):
     ``input`` may be another Request, whose method, headers and body are copied unless given.
     """
 
+    url: str
+    method: str
+    cf: dict[str, Any]
+
     def __init__(
         self,
         input: str | Request,
@@ -243,6 +247,12 @@ class _ClassOrInstance:
     def __init__(self, on_class: Any, on_instance: Any) -> None:
         self._on_class = on_class.__func__ if isinstance(on_class, staticmethod) else on_class
         self._on_instance = on_instance
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Callable[..., Response]: ...
+
+    @overload
+    def __get__(self, instance: _Body, owner: type) -> Callable[[], Coroutine[Any, Any, Any]]: ...
 
     def __get__(self, instance: Any, owner: type) -> Any:
         if instance is None:
@@ -309,7 +319,9 @@ class Response(_Body):
     @classmethod
     def redirect(cls, url: str, status: int = 302) -> Response:
         if status not in _REDIRECT_STATUSES:
-            raise ValueError(f"Invalid redirect status code {status}: use 301, 302, 303, 307 or 308")
+            raise ValueError(
+                f"Invalid redirect status code {status}: use 301, 302, 303, 307 or 308"
+            )
         return cls(None, status=status, headers={"location": url})
 
     def __repr__(self) -> str:

@@ -13,9 +13,7 @@ from .errors import BodyError
 
 __all__ = ["BodyInit", "ReadableStream", "body_to_stream"]
 
-BODY_USED_MESSAGE = (
-    "Body has already been used. It can only be used once. Use tee() first if you need to read it twice."
-)
+BODY_USED_MESSAGE = "Body has already been used. It can only be used once. Use tee() first if you need to read it twice."
 
 BodyInit = Union[
     None, str, bytes, bytearray, memoryview, AsyncIterable[bytes], Iterable[bytes], "ReadableStream"
@@ -114,4 +112,6 @@ def body_to_stream(body: Any) -> tuple[ReadableStream | None, bytes | None]:
         return ReadableStream(body), None
     if isinstance(body, Iterable):
         return ReadableStream(_from_sync(body)), None
-    raise TypeError(f"unsupported body type {type(body).__name__}: use str, bytes or an async iterable of bytes")
+    raise TypeError(
+        f"unsupported body type {type(body).__name__}: use str, bytes or an async iterable of bytes"
+    )

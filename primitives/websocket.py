@@ -23,7 +23,8 @@ import enum
 import inspect
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 from .clone import deserialize, serialize
 from .errors import PrimitiveError
@@ -38,6 +39,7 @@ __all__ = [
     "WebSocketMisuse",
     "WebSocketPair",
     "WebSocketState",
+    "current_output_gate",
 ]
 
 #: Hibernation attachments: 16 KiB (spec 4.7 / workerd MAX_ATTACHMENT_SIZE).
@@ -45,9 +47,7 @@ MAX_ATTACHMENT_BYTES = 16 * 1024
 #: RFC 6455: a close frame's reason fits in 123 bytes.
 MAX_CLOSE_REASON_BYTES = 123
 
-_MUST_ACCEPT = (
-    "You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages."
-)
+_MUST_ACCEPT = "You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages."
 DISCONNECTED_REASON = "WebSocket disconnected without sending Close frame."
 
 
@@ -106,6 +106,25 @@ Event = MessageEvent | CloseEvent | ErrorEvent
 Receiver = Callable[["WebSocket", Event], "Awaitable[None] | None"]
 
 
+class OutputGate(Protocol):
+    """A Durable Object's output gate, as seen by the sockets it uses."""
+
+    def hold(self, deliver: Callable[[], object]) -> bool:
+        """Take a frame to deliver later (after pending writes are durable); False: send now."""
+        ...
+
+    def track(self, ws: WebSocket) -> None:
+        """A socket was ``accept()``-ed by the object (it keeps the object in memory)."""
+        ...
+
+
+#: Set while a Durable Object runs an event: the frames its code sends (``send``/``close``) pass
+#: through its output gate, and sockets it ``accept()``s are tracked by it.
+current_output_gate: ContextVar[OutputGate | None] = ContextVar(
+    "edgeroom_output_gate", default=None
+)
+
+
 class WebSocket:
     """One end of a :class:`WebSocketPair`."""
 
@@ -155,6 +174,9 @@ class WebSocket:
         if self._state is WebSocketState.ACCEPTED:
             return
         self._state = WebSocketState.ACCEPTED
+        gate = current_output_gate.get()
+        if gate is not None:
+            gate.track(self)
         self._flush_pending()
 
     def _accept_hibernatable(self, receiver: Receiver) -> None:
@@ -162,7 +184,9 @@ class WebSocket:
         if self._state is WebSocketState.RELEASED:
             raise self._misuse("Can't accept() WebSocket that was already used in a response.")
         if self._state is WebSocketState.ACCEPTED:
-            raise self._misuse("Can't call acceptWebSocket() on a WebSocket that was already accepted.")
+            raise self._misuse(
+                "Can't call acceptWebSocket() on a WebSocket that was already accepted."
+            )
         if self._state is WebSocketState.HIBERNATABLE:
             raise self._misuse("acceptWebSocket() was already called on this WebSocket.")
         self._state = WebSocketState.HIBERNATABLE
@@ -176,13 +200,17 @@ class WebSocket:
         if self._state is WebSocketState.ACCEPTED:
             raise self._misuse("Can't return WebSocket in a Response after calling accept().")
         if self._state is WebSocketState.HIBERNATABLE:
-            raise self._misuse("Can't return WebSocket in a Response after calling acceptWebSocket().")
+            raise self._misuse(
+                "Can't return WebSocket in a Response after calling acceptWebSocket()."
+            )
         self._state = WebSocketState.RELEASED
 
     def _attach_transport(self, receiver: Receiver) -> None:
         """Couple a released end to a transport (the server adapter), flushing what waited."""
         if self._state is not WebSocketState.RELEASED:
-            raise self._misuse("only a WebSocket returned in a 101 Response can be attached to a transport")
+            raise self._misuse(
+                "only a WebSocket returned in a 101 Response can be attached to a transport"
+            )
         self._receiver = receiver
         self._flush_pending()
 
@@ -198,43 +226,50 @@ class WebSocket:
         if isinstance(message, bytearray | memoryview):
             message = bytes(message)
         elif not isinstance(message, str | bytes):
-            raise TypeError(
-                f"WebSocket send() takes str or bytes, not {type(message).__name__}"
-            )
-        self._transmit(MessageEvent(message))
+            raise TypeError(f"WebSocket send() takes str or bytes, not {type(message).__name__}")
+        self._transmit(MessageEvent(message), gated=True)
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Send a close frame. A second call does nothing, as on Workers."""
-        if self._closed_outgoing or self._aborted_outgoing() or self._state is WebSocketState.RELEASED:
+        if (
+            self._closed_outgoing
+            or self._aborted_outgoing()
+            or self._state is WebSocketState.RELEASED
+        ):
             return
         if self._state is WebSocketState.AWAITING_ACCEPT:
             raise self._misuse(_MUST_ACCEPT)
-        if code is not None:
-            if (
-                not isinstance(code, int)
-                or isinstance(code, bool)
-                or not (1000 <= code < 5000)
-                or code in (1004, 1005, 1006, 1015)
-            ):
-                raise TypeError(f"Invalid WebSocket close code: {code}.")
+        if code is not None and (
+            not isinstance(code, int)
+            or isinstance(code, bool)
+            or not (1000 <= code < 5000)
+            or code in (1004, 1005, 1006, 1015)
+        ):
+            raise TypeError(f"Invalid WebSocket close code: {code}.")
         if reason is not None:
             if code is None:
-                raise TypeError("If you specify a WebSocket close reason, you must also specify a code.")
+                raise TypeError(
+                    "If you specify a WebSocket close reason, you must also specify a code."
+                )
             if len(reason.encode("utf-8")) > MAX_CLOSE_REASON_BYTES:
                 raise TypeError(
                     f"WebSocket close reason must be at most {MAX_CLOSE_REASON_BYTES} bytes of UTF-8."
                 )
         self._closed_outgoing = True
-        self._transmit(CloseEvent(1005 if code is None else code, reason or "", True))
+        self._transmit(CloseEvent(1005 if code is None else code, reason or "", True), gated=True)
 
     def _aborted_outgoing(self) -> bool:
         peer = self._peer
         return self._aborted or peer is None or peer._aborted
 
-    def _transmit(self, event: Event) -> Awaitable[None] | None:
+    def _transmit(self, event: Event, gated: bool = False) -> Awaitable[None] | None:
         peer = self._peer
         if peer is None:
             return None
+        if gated:
+            gate = current_output_gate.get()
+            if gate is not None and gate.hold(lambda: peer._receive(event)):
+                return None
         return peer._receive(event)
 
     # -- receiving ----------------------------------------------------------------------------------
@@ -262,7 +297,9 @@ class WebSocket:
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, ErrorEvent):
-            self._error = event.error if isinstance(event.error, BaseException) else RuntimeError(event.error)
+            self._error = (
+                event.error if isinstance(event.error, BaseException) else RuntimeError(event.error)
+            )
         for listener in list(self._listeners[event.type]):
             result = listener(event)
             if inspect.isawaitable(result):

@@ -18,7 +18,9 @@ def fake_clock() -> FakeClock:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
     if require_all() and report.skipped and not hasattr(report, "wasxfail"):

@@ -1,0 +1,283 @@
+"""The thread-side half of the SQLite backend: run D1 queries on one ``sqlite3`` connection.
+
+Everything here is synchronous and runs on the connection's own thread. ``sqlite3`` errors are
+translated into :class:`~primitives.d1.backend.D1QueryError` with the message workerd's SQLite
+wrapper gives (``<sqlite message>: <primary result code name>``).
+
+How ``meta`` is computed (Python's ``sqlite3`` has no per-statement row counters):
+
+* ``changes``: ``total_changes`` after minus before (as Miniflare), so rows changed by triggers
+  and foreign-key actions count too. Exact.
+* ``last_row_id``: ``sqlite3_last_insert_rowid()`` of the writing connection after the query. Exact.
+* ``size_after``: ``page_count * page_size`` after the query. Exact.
+* ``changed_db``: ``changes != 0`` or ``last_row_id`` or ``size_after`` changed (as Miniflare).
+* ``rows_read``: the number of result rows the query's statements returned. D1 counts every row
+  SQLite visits (scans, index entries); this is a lower bound of that, never a guess.
+* ``rows_written``: equal to ``changes``. D1 also counts index entries written; lower bound.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .._sql import first_keyword, split_statements
+from ..backend import D1Query, D1QueryError, D1StatementResult
+from ..limits import (
+    MAX_BOUND_PARAMETERS,
+    MAX_COLUMNS_PER_TABLE,
+    MAX_FUNCTION_ARGS,
+    MAX_LIKE_PATTERN_BYTES,
+    MAX_SQL_STATEMENT_BYTES,
+    MAX_VALUE_BYTES,
+)
+
+__all__ = [
+    "DatabaseState",
+    "NeedsWriterError",
+    "describe_sqlite_error",
+    "file_token",
+    "open_connection",
+    "read_size",
+    "run_queries",
+]
+
+NO_STATEMENTS = "No SQL statements detected."
+WRONG_BINDINGS = "Wrong number of parameter bindings for SQL query."
+PRELUDE_BINDINGS = (
+    "When executing multiple SQL statements in a single call, "
+    "only the last statement can have parameters."
+)
+_LIMITS = (
+    (sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES),
+    (sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_STATEMENT_BYTES),
+    (sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMETERS),
+    (sqlite3.SQLITE_LIMIT_COLUMN, MAX_COLUMNS_PER_TABLE),
+    (sqlite3.SQLITE_LIMIT_FUNCTION_ARG, MAX_FUNCTION_ARGS),
+    (sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN_BYTES),
+)
+
+
+_PAGE_SIZE_CHANGERS = frozenset({"PRAGMA", "VACUUM"})
+
+
+@lru_cache(maxsize=1024)
+def _may_change_page_size(sql: str) -> bool:
+    return any(first_keyword(s) in _PAGE_SIZE_CHANGERS for s in split_statements(sql))
+
+
+class NeedsWriterError(Exception):
+    """A statement sent to a read-only reader connection turned out to write."""
+
+
+@dataclass(slots=True)
+class DatabaseState:
+    """What readers report from the writer: its last insert rowid and the database size."""
+
+    last_row_id: int = 0
+    size_after: int = 0
+    #: cached; forgotten after a PRAGMA or VACUUM statement (the only ways it changes)
+    page_size: int = 0
+
+
+def describe_sqlite_error(exc: BaseException) -> str:
+    """workerd's text for a SQLite error: ``no such table: x: SQLITE_ERROR``."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.ProgrammingError) and text.startswith(
+        "Incorrect number of bindings"
+    ):
+        return WRONG_BINDINGS
+    name = getattr(exc, "sqlite_errorname", None)
+    if isinstance(name, str) and name.startswith("SQLITE_"):
+        primary = "_".join(name.split("_")[:2])  # SQLITE_CONSTRAINT_UNIQUE -> SQLITE_CONSTRAINT
+        return f"{text}: {primary}"
+    return text
+
+
+def open_connection(target: str, *, uri: bool, reader: bool, wal: bool) -> sqlite3.Connection:
+    """Open and configure one connection (D1's limits, foreign keys on, WAL when on disk)."""
+    if not uri and target != ":memory:":
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        target, uri=uri, isolation_level=None, check_same_thread=False, cached_statements=512
+    )
+    try:
+        for category, limit in _LIMITS:
+            conn.setlimit(category, limit)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA foreign_keys = ON")  # D1 enforces foreign keys
+        if wal and not reader:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.OperationalError:
+                pass  # a read-only file: queries will report SQLITE_READONLY themselves
+        if reader:
+            conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def read_size(cur: sqlite3.Cursor, state: DatabaseState | None = None) -> int:
+    """``page_count * page_size``; ``page_size`` is cached in ``state`` when given."""
+    if state is None or not state.page_size:
+        row = cur.execute("PRAGMA page_size").fetchone()
+        page_size = int(row[0]) if row else 0
+        if state is not None:
+            state.page_size = page_size
+    else:
+        page_size = state.page_size
+    row = cur.execute("PRAGMA page_count").fetchone()
+    return (int(row[0]) if row else 0) * page_size
+
+
+def _run_one(
+    cur: sqlite3.Cursor, query: D1Query, index: int
+) -> tuple[tuple[str, ...], list[tuple[object, ...]], int]:
+    statements = split_statements(query.sql)
+    if not statements:
+        raise D1QueryError(NO_STATEMENTS, index)
+    rows_read = 0
+    for prelude in statements[:-1]:
+        try:
+            cur.execute(prelude)
+        except sqlite3.ProgrammingError as exc:
+            if str(exc).startswith("Incorrect number of bindings"):
+                raise D1QueryError(PRELUDE_BINDINGS, index) from exc
+            raise
+        rows_read += len(cur.fetchall())
+    cur.execute(statements[-1], query.params)
+    rows = cur.fetchall()
+    description = cur.description
+    columns = tuple(d[0] for d in description) if description else ()
+    return columns, rows, rows_read + len(rows)
+
+
+def run_queries(
+    conn: sqlite3.Connection,
+    *,
+    queries: Sequence[D1Query],
+    state: DatabaseState,
+    writer: bool,
+    begin: str = "BEGIN IMMEDIATE",
+) -> list[D1StatementResult]:
+    """Run ``queries``; on the writer all inside one ``begin`` … ``COMMIT`` transaction."""
+    if not writer and len(queries) == 1:
+        fast = _read_one(conn, queries[0], state)
+        if fast is not None:
+            return [fast]
+    cur = conn.cursor()
+    results: list[D1StatementResult] = []
+    index = 0
+    try:
+        if writer:
+            if conn.in_transaction:  # never left open by us; be safe against the unexpected
+                conn.execute("ROLLBACK")
+            cur.execute(begin)
+        for index, query in enumerate(queries):
+            before_changes = conn.total_changes
+            started = time.perf_counter()
+            columns, rows, rows_read = _run_one(cur, query, index)
+            duration = (time.perf_counter() - started) * 1000.0
+            if writer:
+                changes = conn.total_changes - before_changes
+                last_row_id = cur.lastrowid if cur.lastrowid is not None else state.last_row_id
+                if state.page_size and _may_change_page_size(query.sql):
+                    state.page_size = 0
+                size = read_size(cur, state)
+                changed = (
+                    changes != 0 or last_row_id != state.last_row_id or size != state.size_after
+                )
+                state.last_row_id, state.size_after = last_row_id, size
+            else:
+                changes, last_row_id, size, changed = 0, state.last_row_id, state.size_after, False
+            results.append(
+                D1StatementResult(
+                    columns=columns,
+                    rows=rows,  # type: ignore[arg-type]
+                    duration_ms=duration,
+                    changes=changes,
+                    last_row_id=last_row_id,
+                    changed_db=changed,
+                    size_after=size,
+                    rows_read=rows_read,
+                    rows_written=changes,
+                )
+            )
+        if writer:
+            cur.execute("COMMIT")
+    except D1QueryError:
+        _rollback(conn, state if writer else None)
+        raise
+    except sqlite3.Error as exc:
+        _rollback(conn, state if writer else None)
+        if not writer and getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+            raise NeedsWriterError from exc
+        raise D1QueryError(describe_sqlite_error(exc), index) from exc
+    except Exception as exc:  # e.g. text that cannot be encoded: never leave the transaction open
+        _rollback(conn, state if writer else None)
+        raise D1QueryError(describe_sqlite_error(exc), index) from exc
+    finally:
+        cur.close()
+    return results
+
+
+def _read_one(
+    conn: sqlite3.Connection, query: D1Query, state: DatabaseState
+) -> D1StatementResult | None:
+    """The common case on a reader, without the general loop: one single-statement query."""
+    statements = split_statements(query.sql)
+    if len(statements) != 1:
+        return None
+    started = time.perf_counter()
+    try:
+        cur = conn.execute(statements[0], query.params)
+        rows = cur.fetchall()
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+            raise NeedsWriterError from exc
+        raise D1QueryError(describe_sqlite_error(exc), 0) from exc
+    except Exception as exc:
+        raise D1QueryError(describe_sqlite_error(exc), 0) from exc
+    duration = (time.perf_counter() - started) * 1000.0
+    description = cur.description
+    return D1StatementResult(
+        columns=tuple(d[0] for d in description) if description else (),
+        rows=rows,
+        duration_ms=duration,
+        changes=0,
+        last_row_id=state.last_row_id,
+        changed_db=False,
+        size_after=state.size_after,
+        rows_read=len(rows),
+        rows_written=0,
+    )
+
+
+def _rollback(conn: sqlite3.Connection, state: DatabaseState | None) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+    if state is None:
+        return
+    try:
+        state.last_row_id = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        state.size_after = read_size(conn.cursor())
+    except sqlite3.Error:
+        pass
+
+
+def file_token(path: str) -> str:
+    """A stable 32-hex-digit identity for a database file (for bookmarks)."""
+    import hashlib
+
+    return hashlib.sha256(os.path.realpath(path).encode()).hexdigest()[:32]

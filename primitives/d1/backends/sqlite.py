@@ -1,0 +1,182 @@
+"""``SQLiteD1Backend``: D1 over a SQLite file (WAL, one writer, several readers) or in memory.
+
+Concurrency without "database is locked": every write runs on one writer connection owned by
+one thread, so writes queue in order and never contend with each other; single ``SELECT``
+statements run on a small set of reader connections (``PRAGMA query_only``), which in WAL mode
+never block the writer or each other. A statement classified as a read that turns out to write
+is rejected by ``query_only`` before it changes anything and is re-run on the writer. The
+``memory:`` database is one connection serving both roles (an in-memory database cannot be
+shared across connections without SQLite's shared-cache mode, whose table locks are exactly
+the "database is locked" errors this avoids).
+
+Each writer call is one transaction; it commits before its awaitable completes, so a read
+issued after an awaited write always sees it (the sequential consistency D1 sessions promise).
+Bookmarks are ``<commit counter as 8-8-8 hex>-<database identity>``; the counter starts at the
+wall-clock time in microseconds when the backend is created and grows by one per committed
+change, so bookmarks sort in commit order, also after those of an earlier run of the same file.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from .._sql import first_keyword, split_statements
+from ..backend import D1Query, D1QueryError, D1StatementResult
+from ._engine import (
+    DatabaseState,
+    NeedsWriterError,
+    describe_sqlite_error,
+    file_token,
+    open_connection,
+    read_size,
+    run_queries,
+)
+from ._thread import ConnectionThread
+
+__all__ = ["SQLiteD1Backend"]
+
+_BOOKMARK = re.compile(r"^([0-9a-f]{8})-([0-9a-f]{8})-([0-9a-f]{8})-([0-9a-f]{32})$")
+_READ_KEYWORDS = frozenset({"SELECT", "VALUES"})
+DEFAULT_READERS = 2
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_plain_read(sql: str) -> bool:
+    statements = split_statements(sql)
+    return len(statements) == 1 and first_keyword(statements[0]) in _READ_KEYWORDS
+
+
+def _open_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"unable to open database file: {exc.strerror or exc}: SQLITE_CANTOPEN"
+    return describe_sqlite_error(exc)
+
+
+class SQLiteD1Backend:
+    """D1 storage in one SQLite database: a file (``path``) or, with ``path=None``, memory."""
+
+    def __init__(
+        self, path: str | Path | None, *, read_only: bool = False, readers: int = DEFAULT_READERS
+    ) -> None:
+        self.path = None if path is None else Path(path)
+        self.read_only = read_only
+        self._state = DatabaseState()
+        self._token = uuid.uuid4().hex if path is None else file_token(str(path))
+        self._seq = time.time_ns() // 1000
+        self._begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        self._writer = ConnectionThread("d1-writer", self._open_writer)
+        count = 0 if path is None else max(0, readers)
+        self._readers = [
+            ConnectionThread(f"d1-reader-{i}", functools.partial(self._connect, reader=True))
+            for i in range(count)
+        ]
+        self._writer_ready = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        mode = " (read-only)" if self.read_only else ""
+        return f"<SQLiteD1Backend {self.path or 'memory'}{mode}>"
+
+    # -- connections (these run on the connection's own thread) ----------------------------
+
+    def _connect(self, *, reader: bool) -> sqlite3.Connection:
+        try:
+            if self.path is None:
+                return open_connection(":memory:", uri=False, reader=False, wal=False)
+            if self.read_only:
+                target = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+                return open_connection(target, uri=True, reader=reader, wal=False)
+            return open_connection(str(self.path), uri=False, reader=reader, wal=True)
+        except (sqlite3.Error, OSError) as exc:
+            raise D1QueryError(_open_error(exc)) from exc
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = self._connect(reader=False)
+        try:
+            self._state.size_after = read_size(conn.cursor())
+        except sqlite3.Error as exc:
+            conn.close()
+            raise D1QueryError(describe_sqlite_error(exc)) from exc
+        return conn
+
+    # -- running ---------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise D1QueryError("database is closed")
+
+    def _pick_reader(self) -> ConnectionThread:
+        """The first idle reader (one warm thread serves sequential reads), else the least busy."""
+        for reader in self._readers:
+            if not reader.in_flight:
+                return reader
+        return min(self._readers, key=lambda r: r.in_flight)
+
+    async def run(self, queries: Sequence[D1Query]) -> list[D1StatementResult]:
+        self._check_open()
+        if (
+            self._readers
+            and self._writer_ready
+            and len(queries) == 1
+            and _is_plain_read(queries[0].sql)
+        ):
+            reader = self._pick_reader()
+            try:
+                return await reader.submit(
+                    functools.partial(run_queries, queries=queries, state=self._state, writer=False)
+                )
+            except NeedsWriterError:
+                pass  # it writes after all: run it where writes run
+            except D1QueryError as exc:
+                if not exc.message.startswith("no such table: "):
+                    raise
+                # TEMP tables live on the writer's connection only; D1 has one connection.
+        results = await self._writer.submit(
+            functools.partial(
+                run_queries, queries=queries, state=self._state, writer=True, begin=self._begin
+            )
+        )
+        self._writer_ready = True  # the file exists and is in WAL mode: readers may open it
+        if any(r.changed_db for r in results):
+            self._seq += 1
+        return results
+
+    async def dump(self) -> bytes:
+        self._check_open()
+
+        def serialize(conn: sqlite3.Connection) -> bytes:
+            try:
+                return conn.serialize()
+            except sqlite3.Error as exc:
+                raise D1QueryError(describe_sqlite_error(exc)) from exc
+
+        return await self._writer.call(serialize)
+
+    # -- bookmarks -------------------------------------------------------------------------
+
+    def bookmark(self) -> str:
+        seq = self._seq
+        return (
+            f"{(seq >> 32) & 0xFFFFFFFF:08x}-{seq & 0xFFFFFFFF:08x}-{seq >> 64:08x}-{self._token}"
+        )
+
+    def owns_bookmark(self, bookmark: str) -> bool:
+        match = _BOOKMARK.match(bookmark)
+        return match is not None and match.group(4) == self._token and bookmark <= self.bookmark()
+
+    # -- closing ---------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for reader in self._readers:
+            await reader.stop()
+        await self._writer.stop()

@@ -1,0 +1,23 @@
+"""A real uvicorn server on a free 127.0.0.1 port, serving the echo test Worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from primitives.runtime import create_app, serve_in_thread
+
+ECHO_CONFIG = Path(__file__).parent / "echo_worker" / "wrangler.toml"
+
+
+@pytest.fixture
+def echo_app(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return create_app(ECHO_CONFIG, data_dir=tmp_path / "data", max_body_bytes=64 * 1024 * 1024)
+
+
+@pytest.fixture
+def echo_url(echo_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with serve_in_thread(echo_app) as url:
+        yield url

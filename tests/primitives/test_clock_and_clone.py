@@ -1,0 +1,74 @@
+"""FakeClock wakes sleepers when advanced; structured clone refuses what Workers cannot copy."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import pickle
+
+import pytest
+
+from primitives.clock import FakeClock, SystemClock
+from primitives.clone import deserialize, serialize, structured_clone
+
+
+async def test_fake_clock_wakes_sleepers_in_deadline_order() -> None:
+    clock = FakeClock(1000.0)
+    woken: list[str] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await clock.sleep(seconds)
+        woken.append(name)
+
+    tasks = [asyncio.create_task(sleeper("late", 60)), asyncio.create_task(sleeper("soon", 5))]
+    await clock.settle()
+    assert clock.pending_sleepers == 2
+    clock.advance(5)
+    await clock.settle()
+    assert woken == ["soon"]
+    clock.advance(55)
+    await clock.settle()
+    assert woken == ["soon", "late"]
+    assert clock.now() == 1060.0 and clock.now_ms() == 1_060_000
+    await asyncio.gather(*tasks)
+
+
+def test_fake_clock_never_goes_backwards() -> None:
+    clock = FakeClock(10.0)
+    with pytest.raises(ValueError, match="cannot go backwards"):
+        clock.set(9.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        clock.advance(-1)
+
+
+async def test_system_clock_sleeps_for_real_but_briefly() -> None:
+    clock = SystemClock()
+    before = clock.now()
+    await clock.sleep_until(before - 1)  # in the past: returns at once
+    assert abs(clock.now_ms() / 1000 - clock.now()) < 1
+
+
+def test_structured_clone_copies_plain_data() -> None:
+    value = {
+        "a": [1, 2.5, "x", None, True],
+        "b": b"raw",
+        "t": (1, 2),
+        "d": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    }
+    clone = structured_clone(value)
+    assert clone == {**value, "t": [1, 2]}
+    assert clone["a"] is not value["a"]
+    assert deserialize(serialize(value)) == clone
+
+
+@pytest.mark.parametrize(
+    "value", [object(), {"f": lambda: 1}, [1, {2, 3}, open], {(1, 2): "tuple key"}]
+)
+def test_structured_clone_refuses_what_cannot_be_cloned(value: object) -> None:
+    with pytest.raises(TypeError, match="Could not serialize object of type"):
+        structured_clone(value)
+
+
+def test_deserialize_refuses_arbitrary_classes() -> None:
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+        deserialize(pickle.dumps(ValueError("x")))
