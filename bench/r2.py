@@ -9,7 +9,8 @@ durability); ``get`` vs a plain streaming read of the file in the same chunk siz
 binding vs boto3 called directly (``put_object`` / ``get_object``) against the same moto_server.
 Target: the file backend reaches >= 70% of plain throughput for large objects. The bounded-memory
 check puts and gets a --big object through the file backend and reports peak RSS growth
-(target < 64 MiB for 1 GiB).
+(target < 64 MiB for 1 GiB); --http sends an object through the real server (uvicorn, in this
+process) and compares it with the binding called directly.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from primitives.r2 import R2Bucket, R2ObjectBody, open_r2_backend
 from primitives.r2.backends.file import READ_CHUNK_BYTES
 
 MiB = 1 << 20
+R2_WORKER_CONFIG = (
+    Path(__file__).resolve().parents[1] / "tests" / "e2e" / "r2_worker" / "wrangler.toml"
+)
 READ_CHUNK = READ_CHUNK_BYTES  # the plain read uses the backend's chunk size
 TARGET = 0.70
 
@@ -72,13 +76,21 @@ async def timed_one(operation: Awaitable[Any]) -> float:
     return time.perf_counter() - start
 
 
-def report(what: str, size: int, mine: float, base: float, base_name: str, check: bool) -> bool:
+def report(
+    what: str,
+    size: int,
+    mine: float,
+    base: float,
+    base_name: str,
+    check: bool,
+    name: str = "binding",
+) -> bool:
     ratio = mine / base
     ok = not check or ratio >= TARGET
     target = f" (target >= {TARGET:.0%})" if check else ""
     verdict = "" if not check else (" ok" if ok else " MISSED")
     print(
-        f"  {what} {label(size):>8}: binding {mine:9.1f} MB/s, {base_name} {base:9.1f} MB/s, "
+        f"  {what} {label(size):>8}: {name} {mine:9.1f} MB/s, {base_name} {base:9.1f} MB/s, "
         f"ratio {ratio:6.1%}{target}{verdict}"
     )
     return ok
@@ -216,6 +228,69 @@ async def bench_memory(size: int) -> bool:
     return ok
 
 
+def http_roundtrip(url: str, size: int) -> tuple[float, float, float]:
+    """PUT then GET ``size`` bytes through the server; (put s, get s, peak RSS growth MiB)."""
+    import httpx
+
+    from tests.e2e.test_r2_http import PeakRSS
+
+    block = os.urandom(MiB)
+
+    def blocks() -> Any:
+        for _ in range(size // MiB):
+            yield block
+
+    with httpx.Client(timeout=300) as client, PeakRSS() as rss:
+        start = time.perf_counter()
+        response = client.put(f"{url}/objects/big", content=blocks())
+        assert response.status_code == 200, response.text
+        put_s = time.perf_counter() - start
+        start = time.perf_counter()
+        total = 0
+        with client.stream("GET", f"{url}/objects/big") as stream:
+            for chunk in stream.iter_bytes():
+                total += len(chunk)
+        get_s = time.perf_counter() - start
+        assert total == size
+    return put_s, get_s, rss.growth / MiB
+
+
+async def bench_http(size: int) -> bool:
+    """The same object through the real server (uvicorn) next to the binding called directly."""
+    from primitives.runtime import create_app, serve_in_thread
+
+    print(
+        f"HTTP: PUT + GET of {label(size)} through the server (file backend) vs the binding directly"
+    )
+    block = os.urandom(MiB)
+
+    async def source() -> AsyncIterator[bytes]:
+        for _ in range(size // MiB):
+            yield block
+
+    with tempfile.TemporaryDirectory(prefix="r2-bench-") as tmp:
+        bucket = R2Bucket(open_r2_backend(f"file://{tmp}/direct"), clock=SystemClock())
+        start = time.perf_counter()
+        await bucket.put("big", source())
+        direct_put = time.perf_counter() - start
+        start = time.perf_counter()
+        await get_all(bucket, "big", size)
+        direct_get = time.perf_counter() - start
+        await bucket.aclose()
+        app = create_app(R2_WORKER_CONFIG, data_dir=Path(tmp) / "server", max_body_bytes=size + MiB)
+        with serve_in_thread(app) as url:
+            put_s, get_s, growth = await asyncio.to_thread(http_roundtrip, url, size)
+    mb = size / MiB
+    report("put", size, mb / put_s, mb / direct_put, "direct binding", False, "HTTP")
+    report("get", size, mb / get_s, mb / direct_get, "direct binding", False, "HTTP")
+    ok = growth < 64
+    print(
+        f"  peak RSS growth (server + client in this process) {growth:.1f} MiB (target < 64 MiB)"
+        f"{' ok' if ok else ' MISSED'}"
+    )
+    return ok
+
+
 def parse_size(text: str) -> int:
     text = text.strip().upper()
     for suffix, factor in (("K", 1024), ("M", MiB), ("G", 1024 * MiB)):
@@ -234,6 +309,11 @@ async def main() -> int:
         "--big", default=None, help="bounded-memory object size (default 1G; quick 64M; 0 skips)"
     )
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 (moto_server) comparison")
+    parser.add_argument(
+        "--http",
+        default=None,
+        help="size sent through the HTTP server (default 1G; quick 32M; 0 skips)",
+    )
     args = parser.parse_args()
     sizes = [
         parse_size(s)
@@ -245,6 +325,9 @@ async def main() -> int:
         await bench_s3([s for s in sizes if s <= 16 * MiB] if args.quick else sizes, args.quick)
     if big:
         ok &= await bench_memory(big)
+    http = parse_size(args.http or ("32M" if args.quick else "1G"))
+    if http:
+        ok &= await bench_http(http)
     return 0 if ok else 1
 
 
