@@ -81,57 +81,57 @@ class InternalError(R2Error):
     message = "We encountered an internal error. Please try again."
 
 
-class NoSuchKey(R2Error):  # noqa: N818 -- R2/S3 error names
+class NoSuchKey(R2Error):
     status, v4code = 404, 10007
     message = "The specified key does not exist."
 
 
-class EntityTooLarge(R2Error):  # noqa: N818 -- R2/S3 error names
+class EntityTooLarge(R2Error):
     status, v4code = 400, 100100
     message = "Your proposed upload exceeds the maximum allowed object size."
 
 
-class EntityTooSmall(R2Error):  # noqa: N818 -- R2/S3 error names
+class EntityTooSmall(R2Error):
     status, v4code = 400, 10011
     message = "Your proposed upload is smaller than the minimum allowed object size."
 
 
-class MetadataTooLarge(R2Error):  # noqa: N818 -- R2/S3 error names
+class MetadataTooLarge(R2Error):
     status, v4code = 400, 10012
     message = "Your metadata headers exceed the maximum allowed metadata size."
 
 
-class InvalidObjectName(R2Error):  # noqa: N818 -- R2/S3 error names
+class InvalidObjectName(R2Error):
     status, v4code = 400, 10020
     message = "The specified object name is not valid."
 
 
-class InvalidMaxKeys(R2Error):  # noqa: N818 -- R2/S3 error names
+class InvalidMaxKeys(R2Error):
     status, v4code = 400, 10022
     message = "MaxKeys params must be positive integer <= 1000."
 
 
-class NoSuchUpload(R2Error):  # noqa: N818 -- R2/S3 error names
+class NoSuchUpload(R2Error):
     status, v4code = 400, 10024
     message = "The specified multipart upload does not exist."
 
 
-class InvalidPart(R2Error):  # noqa: N818 -- R2/S3 error names
+class InvalidPart(R2Error):
     status, v4code = 400, 10025
     message = "One or more of the specified parts could not be found."
 
 
-class InvalidArgument(R2Error):  # noqa: N818 -- R2/S3 error names
+class InvalidArgument(R2Error):
     status, v4code = 400, 10029
     message = "Metadata missing or invalid"
 
 
-class PreconditionFailed(R2Error):  # noqa: N818 -- R2/S3 error names
+class PreconditionFailed(R2Error):
     status, v4code = 412, 10031
     message = "At least one of the pre-conditions you specified did not hold."
 
 
-class BadDigest(R2Error):  # noqa: N818 -- R2/S3 error names
+class BadDigest(R2Error):
     status, v4code = 400, 10037
 
     def __init__(
@@ -146,12 +146,12 @@ class BadDigest(R2Error):  # noqa: N818 -- R2/S3 error names
         )
 
 
-class InvalidRange(R2Error):  # noqa: N818 -- R2/S3 error names
+class InvalidRange(R2Error):
     status, v4code = 416, 10039
     message = "The requested range is not satisfiable"
 
 
-class BadUpload(R2Error):  # noqa: N818 -- R2/S3 error names
+class BadUpload(R2Error):
     status, v4code = 500, 10048
     message = "There was a problem with the multipart upload."
 

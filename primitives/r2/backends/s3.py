@@ -74,7 +74,7 @@ _STORAGE_BACK = {"STANDARD_IA": "InfrequentAccess"}
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-class _Missing(Exception):  # noqa: N818 -- a signal, not an error
+class _Missing(Exception):
     """Internal: S3 said 404 for the key."""
 
 
