@@ -6,6 +6,7 @@ workerd's client checks; where S3 cannot express an R2 rule the test says so exp
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -795,3 +796,16 @@ async def test_multipart_uploads_are_invisible_until_completed(r2: Bucket) -> No
     assert (await r2.list()).objects[0].etag == obj.etag
     await r2.put("key", "replaced")
     assert await (await r2.get("key")).text() == "replaced"
+
+
+async def test_put_conditional_create_is_atomic(r2: Bucket) -> None:
+    """Ten racing create-if-absent puts: exactly one wins (S3 checks with a HEAD first)."""
+    results = await asyncio.gather(
+        *(r2.put("key", f"v{i}", onlyIf={"etagDoesNotMatch": "*"}) for i in range(10))
+    )
+    winners = [r for r in results if r is not None]
+    if is_s3(r2):
+        assert winners  # not atomic on S3 (docs/r2.md)
+        return
+    assert len(winners) == 1
+    assert await (await r2.get("key")).text() == f"v{results.index(winners[0])}"
