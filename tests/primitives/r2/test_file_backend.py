@@ -78,15 +78,27 @@ async def test_open_wipes_unfinished_staging(root: Path, fake_clock: FakeClock) 
     await bucket.aclose()
 
 
+async def test_small_values_live_in_the_index(bucket: Any, root: Path) -> None:
+    await bucket.put("small", b"s" * (64 << 10))
+    await bucket.put("big", b"b" * ((64 << 10) + 1))
+    assert len(blobs(root)) == 1
+    body = await bucket.get("small", range={"offset": 10, "length": 5})
+    assert await body.bytes() == b"sssss"
+    assert len(await (await bucket.get("big")).bytes()) == (64 << 10) + 1
+
+
 async def test_replaced_and_deleted_objects_release_their_blobs(bucket: Any, root: Path) -> None:
-    await bucket.put("key", "one")
-    await bucket.put("key", "two")
+    await bucket.put("key", "1" * 100_000)
+    await bucket.put("key", "2" * 100_000)
     assert len(blobs(root)) == 1
     upload = await bucket.createMultipartUpload("key")
     parts = [await upload.uploadPart(n, str(n) * 50) for n in (1, 2, 3)]
     await upload.uploadPart(4, "unused")
     await upload.complete(parts)
     assert len(blobs(root)) == 3  # the plain value and the unused part are gone
+    await bucket.put("key", "small, inline")
+    assert blobs(root) == []
+    await bucket.put("key", "3" * 100_000)
     await bucket.delete("key")
     assert blobs(root) == []
 
