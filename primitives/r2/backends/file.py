@@ -244,6 +244,7 @@ class FileR2Backend:
         return GetOutcome(record, self._read(needed), offset, length)
 
     async def _read(self, needed: list[tuple[str, int, int]]) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
         index = 0
         try:
             while index < len(needed):
@@ -262,7 +263,9 @@ class FileR2Backend:
                         yield chunk
                         if remaining <= 0:
                             break
-                        chunk = await asyncio.to_thread(handle.read, min(_READ_BYTES, remaining))
+                        chunk = await loop.run_in_executor(
+                            None, handle.read, min(_READ_BYTES, remaining)
+                        )
                 finally:
                     handle.close()
                 self._unlease(blob_id)
