@@ -7,18 +7,18 @@ for) while the backend writes, so memory stays bounded whatever the object size.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 from .._dictlike import JsDict
 from ..clock import Clock
 from ..streams import ReadableStream
+from ._values import Digesting, options_from, r2_action, value_source
 from .backend import ObjectRecord, PartRecord, R2Backend, UploadRecord
+from .conditionals import check_conditional, parse_conditional
 from .errors import (
     BadDigest,
     BadUpload,
@@ -28,17 +28,14 @@ from .errors import (
     InvalidArgument,
     InvalidPart,
     NoSuchUpload,
-    R2Error,
     R2TypeError,
 )
 from .limits import MAX_DELETE_KEYS, MAX_LIST_LIMIT_WITH_INCLUDE, MAX_VALUE_BYTES, MIN_PART_BYTES
 from .objects import R2Object, R2ObjectBody
 from .validation import (
     HASH_ALGORITHMS,
-    check_conditional,
     http_metadata_from,
     parse_checksum,
-    parse_conditional,
     parse_include,
     parse_range,
     resolve_range,
@@ -50,110 +47,6 @@ from .validation import (
 )
 
 __all__ = ["R2Bucket", "R2MultipartUpload"]
-
-#: big values are cut into pieces this size, so hashing and writing overlap
-_PIECE_BYTES = 8 << 20
-#: chunks at least this big are hashed off the event loop
-_THREAD_HASH_BYTES = 1 << 20
-
-
-def _options(options: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    if options is not None:
-        if not isinstance(options, Mapping):
-            raise R2TypeError(f"options must be a dict, got {type(options).__name__}")
-        merged.update(options)
-    merged.update(kwargs)
-    return {k: v for k, v in merged.items() if v is not None}
-
-
-@contextlib.contextmanager
-def _action(name: str) -> Iterator[None]:
-    """Name the R2 method in errors raised below: ``put: ... (10020)``."""
-    try:
-        yield
-    except R2Error as exc:
-        if exc.action is None:
-            exc.action = name
-        raise
-
-
-async def _pieces(data: bytes | memoryview) -> AsyncIterator[bytes | memoryview]:
-    view = memoryview(data)
-    for start in range(0, len(view), _PIECE_BYTES):
-        yield view[start : start + _PIECE_BYTES]
-
-
-async def _from_sync(items: Iterable[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
-
-
-def _value_source(value: Any) -> tuple[AsyncIterable[Any], int | None]:
-    """A put value -> (chunks, size if known)."""
-    if value is None:
-        return _pieces(b""), 0
-    if isinstance(value, str):
-        data = value.encode("utf-8")
-        return _pieces(data), len(data)
-    if isinstance(value, bytes | bytearray | memoryview):
-        view = memoryview(value).cast("B")
-        if not view.readonly:  # snapshot a mutable buffer, as JavaScript copies an ArrayBuffer
-            view = memoryview(bytes(view))
-        return _pieces(view), len(view)
-    if isinstance(value, ReadableStream):
-        return value, value.length
-    inner = getattr(value, "body", None)
-    if isinstance(inner, ReadableStream):
-        return inner, inner.length
-    if hasattr(value, "__aiter__"):
-        return value, None
-    if isinstance(value, Iterable) and not isinstance(value, Mapping):
-        return _from_sync(value), None
-    raise R2TypeError(
-        f"put value must be str, bytes, None, a ReadableStream or an async iterable of bytes, "
-        f"got {type(value).__name__}"
-    )
-
-
-def _update(hashers: list[Any], chunk: bytes | memoryview) -> None:
-    for hasher in hashers:
-        hasher.update(chunk)
-
-
-class _Digesting:
-    """Passes chunks through, hashing them and enforcing the single-upload size limit."""
-
-    def __init__(self, source: AsyncIterable[Any], fields: Iterable[str]) -> None:
-        self._source = source
-        self.hashers = {field: hashlib.new(HASH_ALGORITHMS[field][1]) for field in fields}
-        self.size = 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes | memoryview]:
-        hashers = list(self.hashers.values())
-        async for raw in self._source:
-            chunk: bytes | memoryview
-            if isinstance(raw, str):
-                chunk = raw.encode("utf-8")
-            elif isinstance(raw, bytes | memoryview):
-                chunk = raw
-            elif isinstance(raw, bytearray):
-                chunk = bytes(raw)
-            else:
-                raise R2TypeError(f"a put stream must yield bytes, got {type(raw).__name__}")
-            if not chunk:
-                continue
-            self.size += len(chunk)
-            if self.size > MAX_VALUE_BYTES:
-                raise EntityTooLarge()
-            if len(chunk) >= _THREAD_HASH_BYTES:
-                await asyncio.to_thread(_update, hashers, chunk)
-            else:
-                _update(hashers, chunk)
-            yield chunk
-
-    def hex(self, field: str) -> str:
-        return str(self.hashers[field].hexdigest())
 
 
 class R2Bucket:
@@ -180,7 +73,7 @@ class R2Bucket:
         return self._clock.now_ms()
 
     async def head(self, key: str) -> R2Object | None:
-        with _action("head"):
+        with r2_action("head"):
             key = validate_key(key)
             record = await self._backend.head(key)
             return R2Object(record, range=(0, record.size)) if record is not None else None
@@ -189,8 +82,8 @@ class R2Bucket:
         self, key: str, options: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> R2ObjectBody | R2Object | None:
         """The object with its body; without a body if ``onlyIf`` fails; None if missing."""
-        with _action("get"):
-            opts = _options(options, kwargs)
+        with r2_action("get"):
+            opts = options_from(options, kwargs)
             cond = parse_conditional(opts.get("onlyIf"))
             spec = parse_range(opts.get("range"))
             if opts.get("ssecKey") is not None:
@@ -212,21 +105,21 @@ class R2Bucket:
         self, key: str, value: Any, options: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> R2Object | None:
         """Store ``value``; None (nothing written) if ``onlyIf`` fails."""
-        with _action("put"):
-            opts = _options(options, kwargs)
+        with r2_action("put"):
+            opts = options_from(options, kwargs)
             cond = parse_conditional(opts.get("onlyIf"))
             http = http_metadata_from(opts.get("httpMetadata"))
             checksum = parse_checksum(opts)
             if opts.get("ssecKey") is not None:
                 raise R2TypeError("ssecKey (SSE-C) is not supported by the local R2 binding")
-            source, known_size = _value_source(value)
+            source, known_size = value_source(value)
             key = validate_key(key)
             if known_size is not None and known_size > MAX_VALUE_BYTES:
                 raise EntityTooLarge()
             custom = validate_custom_metadata(opts.get("customMetadata"))
             storage_class = validate_storage_class(opts.get("storageClass"))
             fields = ["md5"] + ([checksum[0]] if checksum and checksum[0] != "md5" else [])
-            digesting = _Digesting(source, fields)
+            digesting = Digesting(source, fields)
             staged = await self._backend.stage(digesting)
             try:
                 checksums = {"md5": digesting.hex("md5")}
@@ -259,7 +152,7 @@ class R2Bucket:
 
     async def delete(self, keys: str | list[str]) -> None:
         """Delete one key or up to 1,000; missing keys are ignored."""
-        with _action("delete"):
+        with r2_action("delete"):
             many = [keys] if isinstance(keys, str) else list(keys)
             if len(many) > MAX_DELETE_KEYS:
                 raise InvalidArgument()
@@ -268,8 +161,8 @@ class R2Bucket:
 
     async def list(self, options: Mapping[str, Any] | None = None, **kwargs: Any) -> JsDict:
         """``{objects, delimitedPrefixes, truncated, cursor?}`` in key order."""
-        with _action("list"):
-            opts = _options(options, kwargs)
+        with r2_action("list"):
+            opts = options_from(options, kwargs)
             include_http, include_custom = parse_include(opts.get("include"))
             limit = validate_limit(opts.get("limit"))
             if include_http or include_custom:
@@ -299,8 +192,8 @@ class R2Bucket:
     async def createMultipartUpload(
         self, key: str, options: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> R2MultipartUpload:
-        with _action("createMultipartUpload"):
-            opts = _options(options, kwargs)
+        with r2_action("createMultipartUpload"):
+            opts = options_from(options, kwargs)
             http = http_metadata_from(opts.get("httpMetadata"))
             if opts.get("ssecKey") is not None:
                 raise R2TypeError("ssecKey (SSE-C) is not supported by the local R2 binding")
@@ -318,23 +211,23 @@ class R2Bucket:
     # -- multipart internals, called by R2MultipartUpload ---------------------------------------
 
     async def _upload_part(self, key: str, upload_id: str, number: int, value: Any) -> JsDict:
-        with _action("uploadPart"):
+        with r2_action("uploadPart"):
             number = validate_part_number(number)
-            source, known_size = _value_source(value)
+            source, known_size = value_source(value)
             key = validate_key(key)
             upload = await self._backend.get_upload(key, upload_id)
             if upload is None or upload.state != "in_progress":
                 raise NoSuchUpload()
             if known_size is not None and known_size > MAX_VALUE_BYTES:
                 raise EntityTooLarge()
-            digesting = _Digesting(source, ["md5"])
+            digesting = Digesting(source, ["md5"])
             staged = await self._backend.stage(digesting)
             part = PartRecord(number, secrets.token_hex(16), staged.size, digesting.hex("md5"))
             stored = await self._backend.put_part(key, upload_id, part, staged)
             return JsDict(partNumber=number, etag=stored.etag)
 
     async def _complete(self, key: str, upload_id: str, parts: Iterable[Any]) -> R2Object:
-        with _action("completeMultipartUpload"):
+        with r2_action("completeMultipartUpload"):
             wanted: list[tuple[int, str]] = []
             for item in parts:
                 number = (
@@ -386,7 +279,7 @@ class R2Bucket:
             return R2Object(stored)
 
     async def _abort(self, key: str, upload_id: str) -> None:
-        with _action("abortMultipartUpload"):
+        with r2_action("abortMultipartUpload"):
             key = validate_key(key)
             await self._backend.abort_upload(key, upload_id)
 
@@ -423,7 +316,7 @@ class R2MultipartUpload(JsDict):
         self, partNumber: int, value: Any, options: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> JsDict:
         """Store one part -> ``{partNumber, etag}``; re-uploading a number replaces the part."""
-        if _options(options, kwargs).get("ssecKey") is not None:
+        if options_from(options, kwargs).get("ssecKey") is not None:
             raise R2TypeError("ssecKey (SSE-C) is not supported by the local R2 binding")
         return await self._bucket._upload_part(self["key"], self["uploadId"], partNumber, value)
 

@@ -17,6 +17,10 @@ every transaction -- including the condition check of a conditional put -- runs 
 uninterrupted. Content files are read and written on the default thread pool (writes one chunk
 behind, with an fdatasync every 32 MiB), so hashing, disk I/O and the caller overlap. A blob
 still being read when its object is replaced or deleted is unlinked when its last reader ends.
+
+The module is longer than the usual ~400 lines on purpose: each index transaction and the blob
+files it publishes or releases are handled side by side, so the crash-ordering rules above can be
+checked in one place.
 """
 
 from __future__ import annotations

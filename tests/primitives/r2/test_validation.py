@@ -9,15 +9,8 @@ import pytest
 from primitives.headers import Headers
 from primitives.r2 import R2HeaderError
 from primitives.r2.backend import ObjectRecord
-from primitives.r2.validation import (
-    Etag,
-    RangeSpec,
-    check_conditional,
-    metadata_size,
-    parse_conditional,
-    resolve_range,
-    validate_key,
-)
+from primitives.r2.conditionals import Etag, check_conditional, parse_conditional
+from primitives.r2.validation import RangeSpec, metadata_size, resolve_range, validate_key
 
 RECORD = ObjectRecord("k", "v", 5, "abc", uploaded_ms=1_700_000_000_500)
 SECOND = dt.datetime.fromtimestamp(1_700_000_000, tz=dt.UTC)
