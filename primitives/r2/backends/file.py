@@ -35,7 +35,6 @@ import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,12 +44,11 @@ from ..backend import (
     GetOutcome,
     ListPage,
     ObjectRecord,
-    PartRecord,
     RangeResolver,
     Staged,
-    UploadRecord,
 )
-from ..errors import InternalError, InvalidPart, NoSuchUpload
+from ..errors import InternalError
+from ._file_multipart import FileMultipartMixin, FileStaged, dump_json
 from ._listing import list_ordered, prefix_upper_bound
 
 __all__ = ["FileR2Backend"]
@@ -87,15 +85,6 @@ _COLUMNS = (
 )
 
 
-@dataclass(slots=True)
-class FileStaged:
-    blob_id: str
-    path: Path | None
-    size: int
-    #: a small value kept in the index row itself (no content file)
-    data: bytes | None = None
-
-
 def _record(row: Any) -> ObjectRecord:
     return ObjectRecord(
         key=bytes(row[0]).decode("utf-8"),
@@ -110,10 +99,6 @@ def _record(row: Any) -> ObjectRecord:
     )
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -122,7 +107,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class FileR2Backend:
+class FileR2Backend(FileMultipartMixin):
     """A bucket in a directory (see the module docstring for the layout and guarantees)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -382,9 +367,9 @@ class FileR2Backend:
                 "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key, record.version, record.size, record.etag, record.uploaded_ms,
-                    _dump(record.checksums), _dump(record.http_metadata),
-                    _dump(record.custom_metadata),
-                    record.storage_class, _dump(segments), staged.data,
+                    dump_json(record.checksums), dump_json(record.http_metadata),
+                    dump_json(record.custom_metadata),
+                    record.storage_class, dump_json(segments), staged.data,
                 ),
             )  # fmt: skip
             return [blob for blob, _ in json.loads(row[9])] if row else []
@@ -451,137 +436,6 @@ class FileR2Backend:
             limit=limit,
             delimiter=delimiter,
         )
-
-    # -- multipart -----------------------------------------------------------------------------
-    async def create_upload(self, upload: UploadRecord) -> str:
-        upload_id = upload.upload_id or secrets.token_urlsafe(32)
-
-        def insert(db: sqlite3.Connection) -> None:
-            db.execute(
-                "INSERT INTO uploads VALUES (?, ?, 'in_progress', ?, ?, ?)",
-                (upload_id, upload.key.encode(), _dump(upload.http_metadata),
-                 _dump(upload.custom_metadata), upload.storage_class),
-            )  # fmt: skip
-
-        await self._run(insert)
-        return upload_id
-
-    @staticmethod
-    def _upload_row(db: sqlite3.Connection, key: str, upload_id: str) -> Any:
-        return db.execute(
-            "SELECT state, http_metadata, custom_metadata, storage_class FROM uploads "
-            "WHERE upload_id = ? AND key = ?",
-            (upload_id, key.encode()),
-        ).fetchone()
-
-    async def get_upload(self, key: str, upload_id: str) -> UploadRecord | None:
-        def select(db: sqlite3.Connection) -> UploadRecord | None:
-            row = self._upload_row(db, key, upload_id)
-            if row is None:
-                return None
-            parts = {
-                number: PartRecord(number, etag, size, md5)
-                for number, etag, size, md5 in db.execute(
-                    "SELECT part_number, etag, size, md5 FROM parts WHERE upload_id = ?",
-                    (upload_id,),
-                )
-            }
-            return UploadRecord(
-                key, upload_id, row[0], json.loads(row[1]), json.loads(row[2]), row[3], parts
-            )
-
-        return await self._run(select, write=False)
-
-    async def put_part(
-        self, key: str, upload_id: str, part: PartRecord, staged: Staged
-    ) -> PartRecord:
-        assert isinstance(staged, FileStaged)
-        staged = await self._to_file(staged)
-        await self._publish(staged)
-
-        def upsert(db: sqlite3.Connection) -> list[str]:
-            row = self._upload_row(db, key, upload_id)
-            if row is None or row[0] != "in_progress":
-                raise NoSuchUpload()
-            old = db.execute(
-                "SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ?",
-                (upload_id, part.part_number),
-            ).fetchone()
-            db.execute(
-                "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, ?)",
-                (upload_id, part.part_number, part.etag, part.size, part.md5_hex, staged.blob_id),
-            )
-            return [old[0]] if old else []
-
-        try:
-            old = await self._run(upsert)
-        except BaseException:
-            self._unlink(staged.blob_id)
-            raise
-        self._release(old)
-        return part
-
-    async def complete_upload(
-        self, key: str, upload_id: str, parts: builtins.list[PartRecord], record: ObjectRecord
-    ) -> ObjectRecord:
-        def complete(db: sqlite3.Connection) -> list[str]:
-            row = self._upload_row(db, key, upload_id)
-            if row is None:
-                raise InternalError()
-            if row[0] != "in_progress":
-                raise NoSuchUpload()
-            current = {
-                number: (etag, blob, size)
-                for number, etag, blob, size in db.execute(
-                    "SELECT part_number, etag, blob_id, size FROM parts WHERE upload_id = ?",
-                    (upload_id,),
-                )
-            }
-            segments = []
-            for part in parts:
-                found = current.pop(part.part_number, None)
-                if found is None or found[0] != part.etag:
-                    raise InvalidPart()
-                segments.append([found[1], found[2]])
-            unused = [blob for _, blob, _ in current.values()]
-            previous = db.execute(
-                "SELECT segments FROM objects WHERE key = ?", (key.encode(),)
-            ).fetchone()
-            if previous:
-                unused.extend(blob for blob, _ in json.loads(previous[0]))
-            db.execute(
-                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                (
-                    key.encode(), record.version, record.size, record.etag, record.uploaded_ms,
-                    _dump(record.checksums), _dump(record.http_metadata),
-                    _dump(record.custom_metadata),
-                    record.storage_class, _dump(segments),
-                ),
-            )  # fmt: skip
-            db.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
-            db.execute("UPDATE uploads SET state = 'completed' WHERE upload_id = ?", (upload_id,))
-            return unused
-
-        self._release(await self._run(complete))
-        return record
-
-    async def abort_upload(self, key: str, upload_id: str) -> None:
-        def abort(db: sqlite3.Connection) -> list[str]:
-            row = self._upload_row(db, key, upload_id)
-            if row is None:
-                raise InternalError()
-            if row[0] != "in_progress":
-                return []
-            blobs = [
-                r[0]
-                for r in db.execute(
-                    "DELETE FROM parts WHERE upload_id = ? RETURNING blob_id", (upload_id,)
-                )
-            ]
-            db.execute("UPDATE uploads SET state = 'aborted' WHERE upload_id = ?", (upload_id,))
-            return blobs
-
-        self._release(await self._run(abort))
 
     async def aclose(self) -> None:
         db, thread = self._db, self._thread
