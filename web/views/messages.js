@@ -15,10 +15,18 @@ export function messageList({ session, onEdit, onDelete }) {
   const scroller = h("div", { class: "scroller", tabindex: "0", "aria-label": "Conversation" }, historyBar, log, pendingList);
   const jump = h("button", { type: "button", class: "jump", hidden: true, onclick: () => scrollToBottom() }, "New messages ↓");
   let openMenu = null;
-
+  // Follow the bottom while the user is there, also when the box shrinks (notices, the
+  // on-screen keyboard, the composer growing).
+  let stick = true;
   scroller.addEventListener("scroll", () => {
-    if (isPinned()) jump.hidden = true;
+    stick = isPinned();
+    if (stick) jump.hidden = true;
   });
+  if (typeof ResizeObserver === "function") {
+    new ResizeObserver(() => {
+      if (stick) scroller.scrollTop = scroller.scrollHeight;
+    }).observe(scroller);
+  }
 
   function isPinned() {
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < PINNED_PX;
@@ -26,6 +34,7 @@ export function messageList({ session, onEdit, onDelete }) {
 
   function scrollToBottom() {
     scroller.scrollTop = scroller.scrollHeight;
+    stick = true;
     jump.hidden = true;
   }
 
@@ -68,7 +77,7 @@ export function messageList({ session, onEdit, onDelete }) {
 
   /** Re-render after a change; `info` = {snapshot, appended} from the session. */
   function render(info = {}) {
-    const pinned = isPinned();
+    const pinned = stick || isPinned();
     const me = session.me?.user;
     if (info.snapshot) log.setAttribute("aria-busy", "true");
     const keep = new Set();
@@ -120,6 +129,7 @@ export function messageList({ session, onEdit, onDelete }) {
         status);
     });
     replace(pendingList, items);
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
   }
 
   /** The bar above the list: load older / beginning of the room / an error with retry. */
