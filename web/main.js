@@ -23,7 +23,7 @@ import { Connection } from "./lib/connection.js";
 import { statusLabel } from "./lib/format.js";
 import { RoomSession } from "./lib/session.js";
 import { makeNonce } from "./lib/stream.js";
-import { roomFromHash } from "./lib/validate.js";
+import { isPrivateRoom, roomFromHash } from "./lib/validate.js";
 import { authView } from "./views/auth.js";
 import { chatView } from "./views/chat.js";
 import { h, replace } from "./views/dom.js";
@@ -65,6 +65,7 @@ const topbar = h("header", { class: "topbar" },
   menuButton, h("a", { class: "brand", href: "#/" }, "edgeroom"), statusPill,
   h("div", { class: "user" }, userName, logoutButton));
 const drawer = h("div", { id: "drawer", class: "drawer" });
+const drawerUser = h("p", { class: "drawer-user muted small" });
 const backdrop = h("div", { class: "backdrop", hidden: true, onclick: () => setDrawer(false) });
 const content = h("main", { id: "main", class: "content", tabindex: "-1" });
 const shell = h("div", { class: "app" }, h("a", { class: "skip-link", href: "#composer-input" }, "Skip to message box"), topbar, h("div", { class: "layout" }, drawer, backdrop, content));
@@ -112,6 +113,7 @@ function closeRoom() {
   state.session?.dispose();
   state.view?.destroy();
   Object.assign(state, { room: null, session: null, connection: null, view: null });
+  document.title = "edgeroom";
   statusPill.dataset.status = "idle";
   statusText.textContent = "";
   statusLive.textContent = "";
@@ -175,6 +177,7 @@ function startRoom(room, sharePrivateLink) {
   const view = chatView({ room, session, api, sharePrivateLink });
   Object.assign(state, { session, connection, view });
   replace(content, view.element);
+  document.title = `${isPrivateRoom(room) ? "Private room" : `#${room}`} · edgeroom`;
   connection.start();
   if (window.matchMedia("(min-width: 721px)").matches) view.focusComposer();
 }
@@ -211,7 +214,8 @@ function signedIn(user) {
   state.user = user;
   userName.textContent = user ? `${user.name}${user.guest ? " (guest)" : ""}` : "";
   state.rooms = roomsView({ api, onOpenRoom: (room) => goToRoom(room), onPrivateCreated: (room) => goToRoom(room, true) });
-  replace(drawer, state.rooms.element);
+  drawerUser.textContent = user ? `Signed in as ${user.name}${user.guest ? " (guest)" : ""}` : "";
+  replace(drawer, drawerUser, state.rooms.element);
   replace(root, shell);
   state.rooms.refresh();
   route();

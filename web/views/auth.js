@@ -6,7 +6,7 @@ import { h, replace } from "./dom.js";
 
 const TABS = [
   { id: "login", label: "Sign in" },
-  { id: "signup", label: "Create account" },
+  { id: "signup", label: "Sign up" },
   { id: "guest", label: "Guest" },
 ];
 
@@ -89,9 +89,11 @@ export function authView({ api, onSignedIn, server = null, onRetry = null, initi
     element.addEventListener("submit", async (event) => {
       event.preventDefault();
       error.textContent = "";
+      for (const input of element.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
       const request = read();
       if (request.error) {
         error.textContent = request.error;
+        request.focus?.setAttribute("aria-invalid", "true");
         request.focus?.focus();
         return;
       }

@@ -110,11 +110,17 @@ export function chatView({ room, session, api, sharePrivateLink = false }) {
   // -- people ----------------------------------------------------------------------------------
   const peopleList = h("ul", { class: "people-list" });
   const peopleHeading = h("h3", {}, "Here now");
-  const people = h("aside", { id: "people", class: "people", "aria-label": "People in this room" }, peopleHeading, peopleList);
-  peopleButton.addEventListener("click", () => {
-    const open = !section.classList.contains("show-people");
+  const people = h("aside", { id: "people", class: "people", tabindex: "-1", "aria-label": "People in this room" }, peopleHeading, peopleList);
+  function setPeople(open) {
     section.classList.toggle("show-people", open);
     peopleButton.setAttribute("aria-expanded", String(open));
+  }
+  peopleButton.addEventListener("click", () => setPeople(!section.classList.contains("show-people")));
+  people.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      setPeople(false);
+      peopleButton.focus();
+    }
   });
   function renderPeople() {
     const entries = [...session.roster.entries()].sort((a, b) => a[1].name.localeCompare(b[1].name));
