@@ -112,6 +112,7 @@ function closeRoom() {
   state.connection?.stop();
   state.session?.dispose();
   state.view?.destroy();
+  clearInterval(state.statusTimer);
   Object.assign(state, { room: null, session: null, connection: null, view: null });
   document.title = "edgeroom";
   statusPill.dataset.status = "idle";

@@ -39,7 +39,9 @@ export function messageList({ session, onEdit, onDelete }) {
   }
 
   function buildMessage(message, continued, own, change) {
-    const time = h("time", { datetime: new Date(message.ts).toISOString?.() ?? "", title: new Date(message.ts).toLocaleString() }, formatTime(message.ts));
+    const date = new Date(message.ts);
+    const valid = Number.isFinite(date.getTime());
+    const time = h("time", { datetime: valid ? date.toISOString() : null, title: valid ? date.toLocaleString() : null }, formatTime(message.ts));
     const head = h("div", { class: "msg-head" }, h("span", { class: "author" }, own ? `${message.name} (you)` : message.name), time);
     const body = message.deleted
       ? h("p", { class: "msg-text msg-deleted" }, "Message deleted")
