@@ -68,7 +68,7 @@ const drawer = h("div", { id: "drawer", class: "drawer" });
 const drawerUser = h("p", { class: "drawer-user muted small" });
 const backdrop = h("div", { class: "backdrop", hidden: true, onclick: () => setDrawer(false) });
 const content = h("main", { id: "main", class: "content", tabindex: "-1" });
-const shell = h("div", { class: "app" }, h("a", { class: "skip-link", href: "#composer-input" }, "Skip to message box"), topbar, h("div", { class: "layout" }, drawer, backdrop, content));
+const shell = h("div", { class: "app" }, h("a", { class: "skip-link", href: "#main", onclick: (event) => { event.preventDefault(); (document.getElementById("composer-input") ?? content).focus(); } }, "Skip to content"), topbar, h("div", { class: "layout" }, drawer, backdrop, content));
 
 function setDrawer(open) {
   shell.classList.toggle("drawer-open", open);

@@ -147,7 +147,8 @@ export function chatView({ room, session, api, sharePrivateLink = false }) {
 
   function autosize() {
     input.style.height = "auto";
-    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+    const borders = input.offsetHeight - input.clientHeight;
+    input.style.height = `${Math.min(input.scrollHeight + borders, 160)}px`;
   }
   input.addEventListener("input", () => {
     autosize();
@@ -166,6 +167,10 @@ export function chatView({ room, session, api, sharePrivateLink = false }) {
   });
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (editing && input.value.trim() === editing.text) {
+      cancelEdit(); // nothing changed: nothing to send
+      return;
+    }
     const result = editing ? session.editMessage(editing.seq, input.value) : session.sendMessage(input.value);
     if (!result.ok) {
       hint.textContent = result.error;
@@ -173,6 +178,7 @@ export function chatView({ room, session, api, sharePrivateLink = false }) {
     }
     editing = null;
     editBar.hidden = true;
+    sendButton.textContent = "Send";
     input.value = "";
     autosize();
     session.typingStop();
@@ -184,6 +190,7 @@ export function chatView({ room, session, api, sharePrivateLink = false }) {
   function startEdit(message) {
     editing = message;
     editBar.hidden = false;
+    sendButton.textContent = "Save";
     input.value = message.text;
     autosize();
     input.focus();
@@ -192,6 +199,7 @@ export function chatView({ room, session, api, sharePrivateLink = false }) {
   function cancelEdit() {
     editing = null;
     editBar.hidden = true;
+    sendButton.textContent = "Send";
     input.value = "";
     autosize();
     input.focus();
