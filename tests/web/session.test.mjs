@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { RoomSession } from "../../web/lib/session.js";
+import { RESUME_TIMEOUT_MS, RoomSession } from "../../web/lib/session.js";
 import { FakeTimers, MemoryStorage } from "./fakes.mjs";
 
 const E = "ep1";
@@ -190,4 +190,19 @@ test("session shows others typing, hides its own, expires after 6 s and clears o
   session.typingInput("he");
   session.sendMessage("he");
   assert.deepEqual(sent.filter((f) => f.type === "typing"), [{ type: "typing", active: true }, { type: "typing", active: false }]);
+});
+
+test("session asks again when a resume gets no answer, and stops once resumed", () => {
+  const { session, sent, timers } = setup();
+  session.onOpen();
+  session.onFrame(welcome());
+  session.onFrame(msg(4));
+  const resumes = () => sent.filter((f) => f.type === "resume").length;
+  assert.equal(resumes(), 1);
+  timers.advance(RESUME_TIMEOUT_MS);
+  assert.equal(resumes(), 2);
+  session.onFrame({ type: "resumed", epoch: E, seq: 4, recovered: true, events: [msg(3), msg(4)] });
+  timers.advance(RESUME_TIMEOUT_MS * 3);
+  assert.equal(resumes(), 2);
+  assert.deepEqual(session.stream.ordered().map((m) => m.seq), [1, 2, 3, 4]);
 });

@@ -7,6 +7,9 @@ import { TypingBoard, TypingSender } from "./typing.js";
 
 let noticeIds = 0;
 
+/** A `resume` that got no `resumed` in this long is sent again. */
+export const RESUME_TIMEOUT_MS = 5000;
+
 export class RoomSession {
   constructor({
     room,
@@ -31,6 +34,7 @@ export class RoomSession {
     this.notices = []; // [{id, text, kind}]
     this._typingTimer = null;
     this._blockTimer = null;
+    this._resumeTimer = null;
   }
 
   // -- connection events ---------------------------------------------------------------------
@@ -47,6 +51,8 @@ export class RoomSession {
   /** The socket is gone: sends wait in the queue; nobody is "typing" any more. */
   onDisconnected() {
     this.live = false;
+    if (this._resumeTimer !== null) this.clearTimer(this._resumeTimer);
+    this._resumeTimer = null;
     this.typingSender.reset();
     if (this.typing.users.size) {
       this.typing.clear();
@@ -123,7 +129,13 @@ export class RoomSession {
 
   _askResume() {
     const point = this.stream.resumePoint();
-    if (point && this.live) this.send({ type: "resume", epoch: point.epoch, seq: point.seq });
+    if (!point || !this.live) return;
+    this.send({ type: "resume", epoch: point.epoch, seq: point.seq });
+    if (this._resumeTimer !== null) this.clearTimer(this._resumeTimer);
+    this._resumeTimer = this.setTimer(() => {
+      this._resumeTimer = null;
+      if (this.stream.resuming) this._askResume(); // the answer was lost: ask again
+    }, RESUME_TIMEOUT_MS);
   }
 
   /** Our own events seen in the stream are delivered, ack or not. */
@@ -306,7 +318,8 @@ export class RoomSession {
   dispose() {
     if (this._typingTimer !== null) this.clearTimer(this._typingTimer);
     if (this._blockTimer !== null) this.clearTimer(this._blockTimer);
-    this._typingTimer = this._blockTimer = null;
+    if (this._resumeTimer !== null) this.clearTimer(this._resumeTimer);
+    this._typingTimer = this._blockTimer = this._resumeTimer = null;
     this.live = false;
   }
 }
