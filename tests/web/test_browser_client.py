@@ -298,3 +298,75 @@ def test_phone_layout_keeps_composer_in_view_and_opens_the_room_drawer(
         assert page.get_by_role("button", name="Rooms").get_attribute("aria-expanded") == "true"
     finally:
         context.close()
+
+
+def test_load_older_asks_before_the_oldest_seq_and_keeps_order(page: Any, base_url: str) -> None:
+    room = FakeRoom([_message(51, "fifty-one"), _message(52, "fifty-two")], head=52)
+    _signed_in(page, room)
+    queries: list[str] = []
+
+    def history(route: Any) -> None:
+        queries.append(route.request.url.split("?", 1)[1])
+        body = {
+            "epoch": EPOCH,
+            "messages": [_message(49, "forty-nine"), _message(50, "fifty")],
+            "has_more": False,
+        }
+        route.fulfill(status=200, json=body)
+
+    page.route(re.compile(r"/api/rooms/general/messages\?"), history)
+    page.goto(f"{base_url}/#/room/general")
+    page.get_by_role("button", name="Load older messages").click()
+    page.locator(".msg-text", has_text="forty-nine").wait_for()
+    assert queries == ["before_seq=51&limit=50"]
+    texts = page.locator(".messages[role=log] .msg-text").all_inner_texts()
+    assert texts == ["forty-nine", "fifty", "fifty-one", "fifty-two"]
+    assert "beginning of #general" in page.locator(".history-bar").inner_text()
+
+
+def test_rate_limited_pauses_sending_then_resends_with_the_same_nonce(
+    page: Any, base_url: str
+) -> None:
+    room = FakeRoom([_message(1, "first")], head=1)
+    limited: list[str] = []
+
+    def on_frame(ws: Any, frame: dict[str, Any]) -> None:
+        if frame["type"] == "chat.send" and not limited:
+            limited.append(frame["nonce"])
+            error = {
+                "type": "error",
+                "code": "rate_limited",
+                "message": "slow down",
+                "nonce": frame["nonce"],
+                "retry_after": 1,
+            }
+            ws.send(json.dumps(error))
+
+    room.on_frame = on_frame
+    _signed_in(page, room)
+    page.goto(f"{base_url}/#/room/general")
+    page.locator(".msg-text", has_text="first").wait_for()
+    page.get_by_label("Message #general").fill("too fast")
+    page.keyboard.press("Enter")
+    send = page.get_by_role("button", name="Send")
+    _wait_for(page, lambda: send.is_disabled())
+    assert "paused" in page.locator(".composer-hint").inner_text()
+    _wait_for(page, lambda: len(room.of_type("chat.send")) == 2)
+    assert [f["nonce"] for f in room.of_type("chat.send")] == [limited[0], limited[0]]
+    _wait_for(page, lambda: send.is_enabled())
+
+
+def test_offline_waits_and_online_reconnects_at_once(page: Any, base_url: str) -> None:
+    room = FakeRoom([_message(1, "first")], head=1)
+    _signed_in(page, room)
+    page.goto(f"{base_url}/#/room/general")
+    page.locator(".msg-text", has_text="first").wait_for()
+    page.context.set_offline(True)
+    room.sockets[-1].close(code=1006)
+    _wait_for(page, lambda: page.locator(".status-text").inner_text() == "Offline")
+    page.wait_for_timeout(300)
+    assert len(room.of_type("hello")) == 1
+    page.context.set_offline(False)
+    _wait_for(page, lambda: len(room.of_type("hello")) == 2)
+    assert room.of_type("hello")[1]["resume"] == {"epoch": EPOCH, "seq": 1}
+    _wait_for(page, lambda: page.locator(".status-text").inner_text() == "Live")
