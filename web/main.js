@@ -113,7 +113,7 @@ function closeRoom() {
   state.session?.dispose();
   state.view?.destroy();
   clearInterval(state.statusTimer);
-  Object.assign(state, { room: null, session: null, connection: null, view: null });
+  Object.assign(state, { room: null, session: null, connection: null, view: null, clearUnread: null });
   document.title = "edgeroom";
   statusPill.dataset.status = "idle";
   statusText.textContent = "";
@@ -152,6 +152,7 @@ async function openRoom(room, { sharePrivateLink = false } = {}) {
 
 function startRoom(room, sharePrivateLink) {
   let failedOpens = 0;
+  let unread = 0; // messages from others while the page was hidden, shown in the title
   const connection = new Connection({
     url: socketUrl(window.location, room),
     onOpen: () => session.onOpen(),
@@ -173,12 +174,26 @@ function startRoom(room, sharePrivateLink) {
     device,
     storage,
     send: (frame) => connection.send(frame),
-    onChange: (kind, info) => view.update(kind, info),
+    onChange: (kind, info) => {
+      view.update(kind, info);
+      if (kind === "messages" && !info.snapshot && document.visibilityState === "hidden") {
+        unread += info.appended.filter((event) => event.type === "chat.message" && event.user !== session.me?.user).length;
+        setTitle();
+      }
+    },
   });
+  const setTitle = () => {
+    const name = isPrivateRoom(room) ? "Private room" : `#${room}`;
+    document.title = `${unread ? `(${unread}) ` : ""}${name} · edgeroom`;
+  };
+  state.clearUnread = () => {
+    unread = 0;
+    setTitle();
+  };
   const view = chatView({ room, session, api, sharePrivateLink });
   Object.assign(state, { session, connection, view });
   replace(content, view.element);
-  document.title = `${isPrivateRoom(room) ? "Private room" : `#${room}`} · edgeroom`;
+  setTitle();
   connection.start();
   if (window.matchMedia("(min-width: 721px)").matches) view.focusComposer();
 }
@@ -270,6 +285,7 @@ window.addEventListener("online", () => state.connection?.wake());
 window.addEventListener("offline", () => state.connection?.offline());
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") {
+    state.clearUnread?.();
     state.connection?.wake();
     state.rooms?.refresh();
   }
