@@ -17,7 +17,15 @@
 //   applied from the stream. `invite.url` may be absolute or relative; `expires_at` and
 //   `last_activity` may be ISO strings, seconds or ms. `device` in hello is a per-tab random id.
 //   Error bodies of 4xx are {error: {code, message, retry_after?}}; anything else is shown as
-//   "The server answered <status>".
+//   "The server answered <status>". presence.join/leave carry the device count after the change,
+//   so a second device of a present user may come as presence.join {devices: 2} and a leaving
+//   one as presence.leave {devices: 1}: the client sets the count and drops the user at 0.
+//   GET /api/rooms/<room>/messages returns only messages (no edit/delete events), with edits applied.
+// - Serving: web/ as static files at "/", index.html for "/"; routes are in the hash
+//   (#/room/<room>), so no server-side fallback is needed. Unsent frames live in sessionStorage
+//   under "edgeroom.pending.<room>" (cleared on logout) and are resent with their nonce.
+// - Tests: `node --test tests/web/*.test.mjs` (pure modules) and `python -m pytest tests/web`
+//   (runs those plus real-Chromium tests of this client against a scripted API and socket).
 import { createApi, describeError, socketUrl } from "./lib/api.js";
 import { Connection } from "./lib/connection.js";
 import { statusLabel } from "./lib/format.js";
