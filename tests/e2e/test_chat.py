@@ -165,26 +165,27 @@ async def test_bad_input_gets_close_codes_and_the_room_survives(server: str) -> 
 
 
 def _start(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "primitives.cli",
-            "serve",
-            "--config",
-            str(CONFIG),
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=open(data_dir / "server.log", "ab"),  # noqa: SIM115 - the child owns it
-        stderr=subprocess.STDOUT,
-    )
+    with open(data_dir / "server.log", "ab") as log:  # the child keeps its own copy of the handle
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "primitives.cli",
+                "serve",
+                "--config",
+                str(CONFIG),
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 async def _wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
