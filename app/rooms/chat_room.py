@@ -15,6 +15,7 @@ Glue only: the rules live in ``app.chat``. What this class adds:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from app.chat.protocol import (
     Ping,
     ProtocolError,
     Resume,
+    ResumePoint,
     Typing,
     encode,
     error_frame,
@@ -94,6 +96,7 @@ class ChatRoom(DurableObject):
         self._user_buckets: dict[str, TokenBucket] = {}
         self._ip_tokens: dict[str, int] = {}
         self._drain_failures = 0
+        self._socket_tails: dict[Any, asyncio.Future[None]] = {}
         self.ctx.blockConcurrencyWhile(self._load)
 
     # -- loading ---------------------------------------------------------------------------------
@@ -202,6 +205,25 @@ class ChatRoom(DurableObject):
 
     # -- WebSocket events ------------------------------------------------------------------------------
     async def webSocketMessage(self, ws: Any, message: Any) -> None:
+        """Handle one frame. Frames of one socket are handled strictly one after another.
+
+        Handlers await things other than storage (a rate-limit lease, a D1 read), and at those
+        points the runtime may deliver the socket's next frame; chaining them keeps each
+        connection's messages in the order they were sent, and its attachment consistent.
+        """
+        previous = self._socket_tails.get(ws)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._socket_tails[ws] = done
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            await self._frame(ws, message)
+        finally:
+            done.set_result(None)
+            if self._socket_tails.get(ws) is done:
+                del self._socket_tails[ws]
+
+    async def _frame(self, ws: Any, message: Any) -> None:
         if not isinstance(message, str):
             ws.close(1003, "binary frames are not supported")
             self._leave(ws)
@@ -229,7 +251,7 @@ class ChatRoom(DurableObject):
         if not info.get("ready"):
             raise ProtocolError("bad_message", "send hello first")
         if isinstance(message, Resume):
-            recovery = await self._recover(self.stream.recover(message.point))
+            recovery = await self._recover(message.point)
             ws.send(encode("resumed", **self._recovery_fields(recovery)))
         elif isinstance(message, Typing):
             if self.typing.update(info["user"], message.active, now_ms(self.env)):
@@ -243,11 +265,13 @@ class ChatRoom(DurableObject):
             raise ProtocolError(
                 "bad_message", "hello was already received; send resume to catch up"
             )
+        recovery = await self._recover(message.resume)
+        # No await from here on: the welcome covers every event up to the head, and this socket
+        # starts receiving broadcasts (it is marked ready) in the same step as the welcome is sent.
         info["ready"] = True
         info["device"] = message.device
         ws.serializeAttachment(info)
         change = self.presence.connect(info["user"], info["name"])
-        recovery = await self._recover(self.stream.recover(message.resume))
         now = now_ms(self.env)
         ws.send(
             encode(
@@ -274,10 +298,16 @@ class ChatRoom(DurableObject):
             "events": [event.to_wire(epoch) for event in recovery.events],
         }
 
-    async def _recover(self, recovery: Recovery) -> Recovery:
+    async def _recover(self, point: ResumePoint | None) -> Recovery:
+        """The answer for a client at ``point``, as of the moment this returns (no await after it)."""
+        recovery = self.stream.recover(point)
         if recovery.history_needed is None:
             return recovery
-        first, last = recovery.history_needed
+        history = await self._load_history(*recovery.history_needed)
+        # Events may have arrived while history was loading: answer as of now.
+        return self.stream.complete_recovery(self.stream.recover(point), history)
+
+    async def _load_history(self, first: int, last: int) -> list[StreamEvent]:
         rows = self.ctx.storage.sql.exec(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
             first,
@@ -286,7 +316,7 @@ class ChatRoom(DurableObject):
         history = [StreamEvent.from_record(dict(row)) for row in rows]
         if len(history) < last - first + 1:
             history = await self._history_from_d1(first, last)
-        return self.stream.complete_recovery(recovery, history)
+        return history
 
     async def _history_from_d1(self, first: int, last: int) -> list[StreamEvent]:
         db = self.env.DB

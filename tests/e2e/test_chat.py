@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -88,7 +89,7 @@ async def test_concurrent_senders_see_one_order(server: str) -> None:
             await chat.send(type="chat.send", nonce=f"u{index}-{n}", text=f"{index}:{n}")
 
     async def receive_all(chat: Chat) -> list[tuple[int, str]]:
-        got = []
+        got: list[tuple[int, str]] = []
         while len(got) < per_sender * len(chats):
             frame = await chat.recv("chat.message")
             got.append((frame["seq"], frame["text"]))
@@ -133,6 +134,27 @@ async def test_resume_after_an_abrupt_disconnect_and_a_resent_nonce(server: str)
     _, everything = await open_chat(server, ann, resume={"epoch": welcome["epoch"], "seq": 0})
     texts = [event["text"] for event in everything["events"]]
     assert texts.count("did this arrive?") == 1
+
+
+async def test_session_tokens_never_reach_the_logs(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        token = await sign_up(server, "ann")
+        chat, _ = await open_chat(server, token)
+        await chat.send(type="chat.send", nonce="n", text="hello")
+        await chat.recv("chat.ack")
+        async with httpx.AsyncClient(base_url=server) as http:
+            await http.get("/api/me", headers={"authorization": f"Bearer {token}"})
+            await http.get("/api/me", headers={"cookie": f"edgeroom_session={token}"})
+        await chat.ws.close()
+        await asyncio.sleep(0.1)
+    # The server's own records (the test's client libraries log their headers at DEBUG).
+    server_records = [
+        r for r in caplog.records if r.name.startswith(("edgeroom", "uvicorn", "primitives"))
+    ]
+    logged = "\n".join(f"{r.getMessage()} {vars(r)}" for r in server_records)
+    assert server_records and token not in logged
 
 
 async def test_bad_input_gets_close_codes_and_the_room_survives(server: str) -> None:

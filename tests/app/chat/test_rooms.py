@@ -363,3 +363,31 @@ async def test_history_beyond_what_the_room_keeps_comes_from_d1_with_edits(chat_
         (4, "t3"),
         (5, "t4"),
     ]
+
+
+async def test_a_client_that_keeps_flooding_is_closed_with_1008(chat_env: Env) -> None:
+    from app.rooms.chat_room import MAX_REFUSALS
+
+    ann, bob = await sign_up(chat_env, "ann"), await sign_up(chat_env, "bob")
+    a, b = await ann.connect("lobby"), await bob.connect("lobby")
+    await a.hello()
+    await b.hello()
+    for i in range(10 + MAX_REFUSALS + 1):
+        a.send(type="chat.send", nonce=f"f{i}", text="spam")
+    assert await asyncio.wait_for(a.closed, 5) == (1008, "too many messages")
+    assert (await b.recv("presence.leave"))["name"] == "ann"
+    b.send(type="chat.send", nonce="b1", text="the room still works")
+    assert (await b.recv("chat.ack"))["seq"] == 11
+
+
+async def test_one_sockets_frames_keep_their_order_across_rate_limit_round_trips(
+    chat_env: Env,
+) -> None:
+    """Frames are delivered concurrently here; the room still sequences them in the order sent."""
+    ann = await sign_up(chat_env, "ann")
+    a = await ann.connect("lobby")
+    await a.hello()
+    for i in range(10):  # crosses two IP-lease round trips to the RateLimiter object
+        a.send(type="chat.send", nonce=f"n{i}", text=f"t{i}")
+    acks = [await a.recv("chat.ack") for _ in range(10)]
+    assert [(ack["nonce"], ack["seq"]) for ack in acks] == [(f"n{i}", i + 1) for i in range(10)]
