@@ -40,6 +40,7 @@ function resolve(value, env) {
   if (value === null || typeof value !== "object") return value;
   if ("$bytes" in value) return unb64(value.$bytes);
   if ("$repeat" in value) return value.$repeat[0].repeat(value.$repeat[1]);
+  if ("$concat" in value) return value.$concat.map((v) => resolve(v, env)).join("");
   if ("$now_s" in value) return Math.floor(env.now_ms / 1000) + value.$now_s;
   if ("$now_ms" in value) return env.now_ms + value.$now_ms;
   if ("$date" in value) return new Date(env.now_ms + value.$date);
@@ -157,7 +158,7 @@ export class Oracle extends DurableObject {
     const special = async (op, env) => {
       const on = op.on ? lookup(env.refs, op.on) : storage;
       if (op.op === "sql") {
-        const cursor = storage.sql.exec(op.sql, ...resolve(op.bind ?? [], env));
+        const cursor = storage.sql.exec(resolve(op.sql, env), ...resolve(op.bind ?? [], env));
         return { value: sqlCursorResult(cursor, op.read) };
       }
       if (op.op === "databaseSize") return { value: storage.sql.databaseSize };
@@ -224,19 +225,21 @@ async function resetD1(db) {
 }
 
 function d1Special(db) {
-  const statement = (spec, env) => {
-    const stmt = db.prepare(spec.sql);
+  const statement = (spec, env, on) => {
+    const stmt = (on ?? db).prepare(resolve(spec.sql, env));
     return spec.bind ? stmt.bind(...resolve(spec.bind, env)) : stmt;
   };
   return async (op, env) => {
     if (op.op === "stmt") {
       const args = resolve(op.args ?? [], env);
       if (op.kw !== undefined) args.push(resolve(op.kw, env));
-      const stmt = statement(op, env);
+      const on = op.on ? lookup(env.refs, op.on) : db;
+      const stmt = statement(op, env, on);
       return { value: await stmt[op.call ?? "all"](...args) };
     }
     if (op.op === "batch") {
-      return { value: await db.batch(op.stmts.map((s) => statement(s, env))) };
+      const on = op.on ? lookup(env.refs, op.on) : db;
+      return { value: await on.batch(op.stmts.map((s) => statement(s, env, on))) };
     }
     return undefined;
   };
