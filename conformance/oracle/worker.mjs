@@ -221,6 +221,14 @@ async function resetD1(db) {
   for (const { type, name } of results) {
     await db.prepare(`DROP ${type === "view" ? "VIEW" : "TABLE"} IF EXISTS "${name}"`).run();
   }
+  // Pragmas a case may set persist on the one database: back to D1's defaults.
+  for (const pragma of [
+    "foreign_keys = ON", "defer_foreign_keys = OFF", "case_sensitive_like = OFF",
+    "ignore_check_constraints = OFF", "legacy_alter_table = OFF", "recursive_triggers = OFF",
+    "reverse_unordered_selects = OFF",
+  ]) {
+    await db.prepare(`PRAGMA ${pragma}`).run();
+  }
   for (const sql of D1_RESET) await db.prepare(sql).run();
 }
 
