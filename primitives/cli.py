@@ -25,6 +25,7 @@ __all__ = ["add_env_options", "env_from_args", "main", "run_command"]
 COMMAND_MODULES: tuple[str, ...] = (
     "primitives.runtime.cli",
     "primitives.d1.cli",
+    "primitives.kv.cli",
 )
 
 

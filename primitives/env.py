@@ -170,13 +170,15 @@ def build_env(
     environ: Mapping[str, str] | None = None,
     clock: Clock | None = None,
     classes: Mapping[str, type] | None = None,
+    vars: Mapping[str, Any] | None = None,
 ) -> Env:
     """Build ``env`` from a wrangler.toml path (or a loaded config).
 
     ``urls`` maps binding names to backend URLs (``memory:``, ``sqlite:///…``, ``file:///…``,
     ``redis://…``, ``s3://…``) and wins over ``EDGEROOM_<BINDING>_URL`` in ``environ``; anything
     unset uses the embedded store under ``data_dir``. ``classes`` supplies Durable Object classes
-    (by class name) instead of importing ``main``. Raises :class:`ConfigError` naming the
+    (by class name) instead of importing ``main``. ``vars`` adds or replaces vars (for tests, as
+    Miniflare's ``bindings`` option). Raises :class:`ConfigError` naming the
     binding, URL or secret that is wrong.
     """
     cfg = config if isinstance(config, WorkerConfig) else load_config(config)
@@ -185,7 +187,9 @@ def build_env(
     chosen_clock = clock or SystemClock()
     backend_urls = resolve_backend_urls(cfg, directory, urls, environ)
     env = Env(cfg, directory, chosen_clock, backend_urls)
-    for name, value in resolve_vars(cfg, environ).items():
+    for name, value in {**resolve_vars(cfg, environ), **(vars or {})}.items():
+        if any(spec.name == name for spec in cfg.bindings):
+            raise ConfigError(f"var {name!r} has the same name as a binding")
         env._set(name, value, binding=False)
     do_classes = _find_classes(cfg, classes)
     for spec in cfg.bindings:

@@ -51,7 +51,7 @@ class SocketBridge:
         self._outbound_limit = outbound_limit
         self._queue: asyncio.Queue[MessageEvent | CloseEvent | None] = asyncio.Queue()
         self._queued_bytes = 0
-        self._close_sent = False
+        self._closing = False
         self._disconnected = False
         self._worker_told_closed = False
         self._closing_task: asyncio.Future[None] | None = None
@@ -59,26 +59,27 @@ class SocketBridge:
 
     # -- events from the Worker's end, travelling to the network ---------------------------------
     def _from_worker(self, _ws: WebSocket, event: MessageEvent | CloseEvent | ErrorEvent) -> None:
-        if self._close_sent or self._disconnected:
-            return
-        if isinstance(event, MessageEvent):
-            self._queued_bytes += len(event.data)
-            if self._queued_bytes > self._outbound_limit:
-                log.warning(
-                    "closing slow WebSocket client",
-                    extra={"request_id": self._request_id, "queued_bytes": self._queued_bytes},
-                )
-                self._drop_queue()
-                self._queue.put_nowait(
-                    CloseEvent(CLOSE_SLOW_CONSUMER, "client too slow: send buffer full")
-                )
-                self._tell_worker(None)
-                return
-            self._queue.put_nowait(event)
-        elif isinstance(event, CloseEvent):
-            self._queue.put_nowait(event)
+        if self._closing or self._disconnected:
+            return  # a close is already on its way: nothing more goes out after it
+        if isinstance(event, CloseEvent):
+            self._queue_close(event)
+        elif isinstance(event, ErrorEvent):
+            self._queue_close(CloseEvent(CLOSE_INTERNAL_ERROR, "internal error"))
+        elif self._queued_bytes + len(event.data) > self._outbound_limit:
+            log.warning(
+                "closing slow WebSocket client",
+                extra={"request_id": self._request_id, "queued_bytes": self._queued_bytes},
+            )
+            self._drop_queue()
+            self._queue_close(CloseEvent(CLOSE_SLOW_CONSUMER, "client too slow: send buffer full"))
+            self._tell_worker(None)
         else:
-            self._queue.put_nowait(CloseEvent(CLOSE_INTERNAL_ERROR, "internal error"))
+            self._queued_bytes += len(event.data)
+            self._queue.put_nowait(event)
+
+    def _queue_close(self, event: CloseEvent) -> None:
+        self._closing = True
+        self._queue.put_nowait(event)
 
     def _drop_queue(self) -> None:
         while not self._queue.empty():
@@ -147,7 +148,6 @@ class SocketBridge:
                     return
             else:
                 code = 1000 if event.code in _ABNORMAL else event.code
-                self._close_sent = True
                 await self._send_safely(
                     {"type": "websocket.close", "code": code, "reason": event.reason}
                 )
@@ -174,10 +174,10 @@ class SocketBridge:
     # -- shutdown ---------------------------------------------------------------------------------
     def close(self, code: int, reason: str) -> None:
         """Close from the server side (graceful shutdown): the client and the Worker both learn it."""
-        if self._close_sent or self._disconnected:
+        if self._closing or self._disconnected:
             return
         self._drop_queue()
-        self._queue.put_nowait(CloseEvent(code, reason, True))
+        self._queue_close(CloseEvent(code, reason, True))
         result = self._tell_worker(CloseEvent(code, reason, True))
         if inspect.isawaitable(result):
             self._closing_task = asyncio.ensure_future(self._await(result))

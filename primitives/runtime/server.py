@@ -46,13 +46,14 @@ def create_app(
     environ: Mapping[str, str] | None = None,
     clock: Clock | None = None,
     entrypoint: type[Any] | None = None,
+    vars: Mapping[str, Any] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     test_scheduled: bool = False,
     **options: Any,
 ) -> EdgeroomApp:
     """Build the ASGI app for the Worker that wrangler.toml describes (class ``Default`` in ``main``)."""
     cfg = load_config(config)
-    env = build_env(cfg, data_dir=data_dir, urls=urls, environ=environ, clock=clock)
+    env = build_env(cfg, data_dir=data_dir, urls=urls, environ=environ, clock=clock, vars=vars)
     if entrypoint is None:
         module = load_main_module(cfg)
         entrypoint = getattr(module, "Default", None)

@@ -41,6 +41,30 @@ async def test_messages_arrive_in_order(echo_url: str) -> None:
     assert received == [f"msg {i}" for i in range(500)]
 
 
+async def test_ping_is_answered_with_pong(echo_url: str) -> None:
+    async with connect(ws_url(echo_url, "/ws")) as ws:
+        latency = await asyncio.wait_for(await ws.ping(b"are you there"), timeout=5)
+    assert latency >= 0
+
+
+async def test_client_that_does_not_read_is_closed_with_1013(tmp_path: Path) -> None:
+    """A 16 MiB burst at a client that reads nothing: the server drops it instead of buffering."""
+    app = create_app(ECHO_CONFIG, data_dir=tmp_path, ws_outbound_limit=256 * 1024)
+    with serve_in_thread(app) as url:
+        async with connect(ws_url(url, "/ws?burst=16384&size=1024"), max_queue=1) as ws:
+            await ws.send("burst")
+            with pytest.raises(ConnectionClosed) as info:
+                while True:
+                    await ws.recv()
+        assert info.value.rcvd is not None
+        assert (info.value.rcvd.code, info.value.rcvd.reason) == (
+            1013,
+            "client too slow: send buffer full",
+        )
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{url}/hello")).status_code == 200
+
+
 async def test_server_close_code_and_reason_reach_the_client(echo_url: str) -> None:
     async with connect(ws_url(echo_url, "/ws?code=4000&reason=done+here")) as ws:
         await ws.send("close-me")

@@ -20,6 +20,16 @@ def test_env_exposes_vars_and_refuses_writes(tmp_path: Path) -> None:
         env.APP = "x"
 
 
+def test_vars_can_be_added_or_replaced_for_tests(tmp_path: Path) -> None:
+    (tmp_path / "wrangler.toml").write_text(
+        'main = "w.py"\n[vars]\nAPP = "demo"\n[[kv_namespaces]]\nbinding = "KV"\nid = "k"\n'
+    )
+    env = build_env(tmp_path / "wrangler.toml", environ={}, vars={"APP": "test", "EXTRA": 3})
+    assert (env.APP, env.EXTRA) == ("test", 3)
+    with pytest.raises(ConfigError, match="var 'KV' has the same name as a binding"):
+        build_env(tmp_path / "wrangler.toml", environ={}, vars={"KV": 1})
+
+
 def test_data_dir_from_argument_or_environment(tmp_path: Path) -> None:
     (tmp_path / "wrangler.toml").write_text('main = "w.py"\n')
     assert build_env(

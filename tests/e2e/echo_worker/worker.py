@@ -63,8 +63,9 @@ class Default(WorkerEntrypoint):
             if data == "close-me":
                 server.close(int(query.get("code", "4000")), query.get("reason", "bye"))
             elif data == "burst":
+                padding = "." * int(query.get("size", "0"))
                 for i in range(int(query.get("burst", "100"))):
-                    server.send(f"msg {i}")
+                    server.send(f"msg {i}{padding}")
             else:
                 server.send(data)
 
