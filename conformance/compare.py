@@ -86,6 +86,7 @@ class Deliberate:
     rule: str | None = None
     message_pattern: str | None = None
     message_replace: str = "<masked>"
+    error_type: str | None = None
     skip: bool = False
 
 
@@ -124,6 +125,8 @@ def _mask(value: Any, entry: Deliberate, hits: Counter[str]) -> Any:
     if isinstance(value, dict):
         if "error" in value and entry.message_pattern and isinstance(value["error"], dict):
             err = dict(value["error"])
+            if entry.error_type is not None and err.get("type") != entry.error_type:
+                return value
             for part in ("message", "cause"):
                 if isinstance(err.get(part), str):
                     new = re.sub(entry.message_pattern, entry.message_replace, err[part])
