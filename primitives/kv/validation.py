@@ -171,13 +171,12 @@ def to_js_int(value: Any, option: str) -> int:
     """
     if isinstance(value, list | tuple | dict):
         raise KVTypeError(f"Option {option} must be a number, not {type(value).__name__}.")
-    if not isinstance(value, int) or isinstance(value, bool):
-        value = js_number(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return 0
-        return math.trunc(value)
-    return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = js_number(value)
+    if math.isnan(number) or math.isinf(number):
+        return 0
+    return math.trunc(number)
 
 
 #: An option that was not given (``None`` is given: the Python SDK passes it as ``null``).
