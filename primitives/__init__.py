@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .clock import Clock, FakeClock, SystemClock
 from .config import WorkerConfig, load_config
+from .durable_objects import DurableObject, WebSocketRequestResponsePair
 from .entrypoint import ExecutionContext, ScheduledController, WorkerEntrypoint
 from .env import Env, build_env
 from .errors import BackendError, ConfigError, PrimitiveError, UnsupportedBackend
@@ -22,6 +23,7 @@ __all__ = [
     "BackendError",
     "Clock",
     "ConfigError",
+    "DurableObject",
     "Env",
     "ExecutionContext",
     "FakeClock",
@@ -37,6 +39,7 @@ __all__ = [
     "UnsupportedBackend",
     "WebSocket",
     "WebSocketPair",
+    "WebSocketRequestResponsePair",
     "WorkerConfig",
     "WorkerEntrypoint",
     "__version__",

@@ -23,7 +23,8 @@ import enum
 import inspect
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 from .clone import deserialize, serialize
 from .errors import PrimitiveError
@@ -38,6 +39,7 @@ __all__ = [
     "WebSocketMisuse",
     "WebSocketPair",
     "WebSocketState",
+    "current_output_gate",
 ]
 
 #: Hibernation attachments: 16 KiB (spec 4.7 / workerd MAX_ATTACHMENT_SIZE).
@@ -104,6 +106,25 @@ Event = MessageEvent | CloseEvent | ErrorEvent
 Receiver = Callable[["WebSocket", Event], "Awaitable[None] | None"]
 
 
+class OutputGate(Protocol):
+    """A Durable Object's output gate, as seen by the sockets it uses."""
+
+    def hold(self, deliver: Callable[[], object]) -> bool:
+        """Take a frame to deliver later (after pending writes are durable); False: send now."""
+        ...
+
+    def track(self, ws: WebSocket) -> None:
+        """A socket was ``accept()``-ed by the object (it keeps the object in memory)."""
+        ...
+
+
+#: Set while a Durable Object runs an event: the frames its code sends (``send``/``close``) pass
+#: through its output gate, and sockets it ``accept()``s are tracked by it.
+current_output_gate: ContextVar[OutputGate | None] = ContextVar(
+    "edgeroom_output_gate", default=None
+)
+
+
 class WebSocket:
     """One end of a :class:`WebSocketPair`."""
 
@@ -153,6 +174,9 @@ class WebSocket:
         if self._state is WebSocketState.ACCEPTED:
             return
         self._state = WebSocketState.ACCEPTED
+        gate = current_output_gate.get()
+        if gate is not None:
+            gate.track(self)
         self._flush_pending()
 
     def _accept_hibernatable(self, receiver: Receiver) -> None:
@@ -203,7 +227,7 @@ class WebSocket:
             message = bytes(message)
         elif not isinstance(message, str | bytes):
             raise TypeError(f"WebSocket send() takes str or bytes, not {type(message).__name__}")
-        self._transmit(MessageEvent(message))
+        self._transmit(MessageEvent(message), gated=True)
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Send a close frame. A second call does nothing, as on Workers."""
@@ -232,16 +256,20 @@ class WebSocket:
                     f"WebSocket close reason must be at most {MAX_CLOSE_REASON_BYTES} bytes of UTF-8."
                 )
         self._closed_outgoing = True
-        self._transmit(CloseEvent(1005 if code is None else code, reason or "", True))
+        self._transmit(CloseEvent(1005 if code is None else code, reason or "", True), gated=True)
 
     def _aborted_outgoing(self) -> bool:
         peer = self._peer
         return self._aborted or peer is None or peer._aborted
 
-    def _transmit(self, event: Event) -> Awaitable[None] | None:
+    def _transmit(self, event: Event, gated: bool = False) -> Awaitable[None] | None:
         peer = self._peer
         if peer is None:
             return None
+        if gated:
+            gate = current_output_gate.get()
+            if gate is not None and gate.hold(lambda: peer._receive(event)):
+                return None
         return peer._receive(event)
 
     # -- receiving ----------------------------------------------------------------------------------
