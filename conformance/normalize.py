@@ -163,7 +163,9 @@ def canonical(value: Any, now_ms: int, key: str | None = None) -> Any:
     now_s = now_ms // 1000
     if isinstance(value, dict):
         if "$date" in value and len(value) == 1:
-            return {"$rel_ms": value["$date"] - now_ms} if key not in _PLACEHOLDER_KEYS else "<date>"
+            return (
+                {"$rel_ms": value["$date"] - now_ms} if key not in _PLACEHOLDER_KEYS else "<date>"
+            )
         if "error" in value and len(value) == 1 and isinstance(value["error"], dict):
             err = dict(value["error"])
             err["message"] = _message(str(err.get("message", "")), now_s)

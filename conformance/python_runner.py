@@ -41,6 +41,7 @@ def available(primitive: str) -> bool:
     """Whether ``primitives`` has the package this kind of case needs (it may not have landed)."""
     return importlib.util.find_spec(PACKAGES[primitive]) is not None
 
+
 #: The same statements the oracle runs after clearing its database (``worker.mjs``):
 #: they leave ``last_insert_rowid()`` at 0.
 D1_RESET = (
@@ -139,7 +140,8 @@ async def run_ops(
                     if inspect.isawaitable(value):
                         value = await value
                     is_map = MAP_RESULTS.get((primitive, op["op"]))
-                    if is_map is not None and not op.get("on") and is_map(args):
+                    on_root = not op.get("on") or op.get("on") == "txn"
+                    if is_map is not None and on_root and is_map(args):
                         value = {"$map": [[k, to_json(v)] for k, v in dict(value).items()]}
             if op.get("as"):
                 ctx.refs[op["as"]] = value
@@ -178,9 +180,11 @@ def _do_class() -> type:
             storage = self.ctx.storage
 
             async def special(op: dict[str, Any], ctx: _Ctx) -> tuple[bool, Any]:
-                on = _lookup(ctx.refs, op["on"]) if op.get("on") else storage
+                on: Any = _lookup(ctx.refs, op["on"]) if op.get("on") else storage
                 if op["op"] == "sql":
-                    cursor = storage.sql.exec(resolve(op["sql"], ctx), *resolve(op.get("bind", []), ctx))
+                    cursor = storage.sql.exec(
+                        resolve(op["sql"], ctx), *resolve(op.get("bind", []), ctx)
+                    )
                     return True, _cursor_result(cursor, op.get("read"))
                 if op["op"] == "databaseSize":
                     return True, storage.sql.databaseSize
@@ -232,12 +236,46 @@ def _d1_special(db: Any) -> Special:
 
 def _ns_special(ns: Any) -> Special:
     async def special(op: dict[str, Any], ctx: _Ctx) -> tuple[bool, Any]:
-        if op["op"] == "idString":
-            ident = ns.idFromName(op["name"]) if "name" in op else _lookup(ctx.refs, op["on"])
-            return True, ident.toString()
+        def is_hex(text: str) -> bool:
+            return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+        if op["op"] == "idInfo":
+            ident = ns.idFromName(op["name"])
+            text = ident.toString()
+            return True, {
+                "length": len(text),
+                "hex": is_hex(text),
+                "name": ident.name,
+                "equalsSame": ident.equals(ns.idFromName(op["name"])),
+                "sameString": text == ns.idFromName(op["name"]).toString(),
+                "differs": not ident.equals(ns.idFromName(op["name"] + "!")),
+            }
+        if op["op"] == "uniqueInfo":
+            first, second = ns.newUniqueId(), ns.newUniqueId()
+            text = first.toString()
+            return True, {
+                "length": len(text),
+                "hex": is_hex(text),
+                "name": first.name,
+                "distinct": not first.equals(second),
+            }
+        if op["op"] == "roundTrip":
+            ident = ns.idFromName(op["name"])
+            back = ns.idFromString(ident.toString())
+            return True, {"equals": back.equals(ident), "name": back.name}
         return False, None
 
     return special
+
+
+def _write_config(data_dir: Path, primitive: str) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "wrangler.toml"
+    config.write_text(
+        'name = "conformance"\nmain = "worker.py"\ncompatibility_date = "2026-07-01"\n\n'
+        + _CONFIG[primitive]
+    )
+    return config
 
 
 async def run_case(spec: dict[str, Any], data_dir: Path) -> dict[str, Any]:
@@ -248,19 +286,16 @@ async def run_case(spec: dict[str, Any], data_dir: Path) -> dict[str, Any]:
     now_ms = time.time_ns() // 1_000_000
     primitive = spec["primitive"]
     ctx = _Ctx(now_ms)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    config = data_dir / "wrangler.toml"
-    config.write_text(
-        'name = "conformance"\nmain = "worker.py"\ncompatibility_date = "2026-07-01"\n\n'
-        + _CONFIG[primitive]
-    )
+    config = await asyncio.to_thread(_write_config, data_dir, primitive)
     classes: dict[str, type] = {}
     if primitive in ("do", "do_ns"):
         OracleObject = OracleObject or _do_class()
         classes["Oracle"] = OracleObject
     clock = FakeClock(now_ms / 1000)
     try:
-        env = build_env(config, data_dir=data_dir / "data", environ={}, clock=clock, classes=classes)
+        env = build_env(
+            config, data_dir=data_dir / "data", environ={}, clock=clock, classes=classes
+        )
         async with env:
             results: list[Any]
             if primitive == "kv":

@@ -255,9 +255,29 @@ function d1Special(db) {
 
 async function runNamespaceOps(ops, ns, env) {
   const special = async (op, env) => {
-    if (op.op === "idString") {
-      const id = op.name !== undefined ? ns.idFromName(op.name) : lookup(env.refs, op.on);
-      return { value: id.toString() };
+    const hex = (s) => /^[0-9a-f]{64}$/.test(s);
+    if (op.op === "idInfo") {
+      const id = ns.idFromName(op.name);
+      const text = id.toString();
+      return {
+        value: {
+          length: text.length, hex: hex(text), name: id.name ?? null,
+          equalsSame: id.equals(ns.idFromName(op.name)),
+          sameString: text === ns.idFromName(op.name).toString(),
+          differs: !id.equals(ns.idFromName(op.name + "!")),
+        },
+      };
+    }
+    if (op.op === "uniqueInfo") {
+      const a = ns.newUniqueId();
+      const b = ns.newUniqueId();
+      const text = a.toString();
+      return { value: { length: text.length, hex: hex(text), name: a.name ?? null, distinct: !a.equals(b) } };
+    }
+    if (op.op === "roundTrip") {
+      const id = ns.idFromName(op.name);
+      const back = ns.idFromString(id.toString());
+      return { value: { equals: back.equals(id), name: back.name ?? null } };
     }
     return undefined;
   };
