@@ -79,7 +79,7 @@ def _lookup(refs: dict[str, Any], path: str) -> Any:
     for part in rest:
         if value is None:
             break
-        value = value[part] if isinstance(value, dict) else getattr(value, part, None)
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
     return value
 
 
