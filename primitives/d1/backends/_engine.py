@@ -189,23 +189,21 @@ def _run_one(
         raise D1QueryError(EMPTY_STATEMENT, index)
     rows_read = 0
     regulator = _regulator(cur.connection)
-    for prelude in statements[:-1]:
-        try:
-            if regulator is None:
+    if regulator is not None:
+        regulator.active, regulator.denial = True, None
+    try:
+        for prelude in statements[:-1]:
+            try:
                 cur.execute(prelude)
-            else:
-                with regulator.user():
-                    cur.execute(prelude)
-        except sqlite3.ProgrammingError as exc:
-            if str(exc).startswith("Incorrect number of bindings"):
-                raise D1QueryError(PRELUDE_BINDINGS, index) from exc
-            raise
-        rows_read += len(cur.fetchall())
-    if regulator is None:
+            except sqlite3.ProgrammingError as exc:
+                if str(exc).startswith("Incorrect number of bindings"):
+                    raise D1QueryError(PRELUDE_BINDINGS, index) from exc
+                raise
+            rows_read += len(cur.fetchall())
         cur.execute(statements[-1], query.params)
-    else:
-        with regulator.user():
-            cur.execute(statements[-1], query.params)
+    finally:
+        if regulator is not None:
+            regulator.active = False
     rows = cur.fetchall()
     description = cur.description
     columns = tuple(d[0] for d in description) if description else ()
@@ -290,12 +288,14 @@ def _read_one(
         return None
     regulator = _regulator(conn)
     started = time.perf_counter()
+    if regulator is not None:
+        regulator.active, regulator.denial = True, None
     try:
-        if regulator is None:
+        try:
             cur = conn.execute(statements[0], query.params)
-        else:
-            with regulator.user():
-                cur = conn.execute(statements[0], query.params)
+        finally:
+            if regulator is not None:
+                regulator.active = False
         rows = cur.fetchall()
     except sqlite3.Error as exc:
         if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
