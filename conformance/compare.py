@@ -118,6 +118,8 @@ def _rule_holds(rule: str | None, value: Any) -> bool:
         return isinstance(value, str)
     if rule == "any":
         return True
+    if rule.startswith("in:"):
+        return value in rule[3:].split(",")
     raise ValueError(f"unknown rule {rule!r} in deliberate.toml")
 
 

@@ -174,6 +174,8 @@ def canonical(value: Any, now_ms: int, key: str | None = None) -> Any:
             return {"error": err}
         if "$id" in value and len(value) == 1:
             return {"$id": "<id>"}
+        if set(value) == {"etag", "partNumber"}:  # an uploaded part: its etag is opaque
+            return {"partNumber": value["partNumber"], "etag": "<part-etag>"}
         out: dict[str, Any] = {}
         for k, v in value.items():
             if k in _PLACEHOLDER_KEYS and v is not None:
