@@ -26,6 +26,7 @@ keys = st.sampled_from(_KEYS)
 texts = st.text(alphabet="xyz é😀", max_size=6)
 
 
+@functools.lru_cache(maxsize=64)
 def _kv_op(n: int) -> st.SearchStrategy[Op]:
     ref = {"$ref": f"l{n - 1}.cursor"} if n else None
     list_kw = st.fixed_dictionaries(
@@ -52,6 +53,7 @@ def _kv_op(n: int) -> st.SearchStrategy[Op]:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _do_op(n: int) -> st.SearchStrategy[Op]:
     list_kw = st.fixed_dictionaries(
         {},
@@ -88,6 +90,7 @@ def _do_op(n: int) -> st.SearchStrategy[Op]:
 _D1_TABLE = "CREATE TABLE g(k TEXT PRIMARY KEY, n INTEGER NOT NULL, b BLOB)"
 
 
+@functools.lru_cache(maxsize=64)
 def _d1_op(n: int) -> st.SearchStrategy[Op]:
     ints = st.integers(-100, 100)
     stmt = st.one_of(
@@ -117,6 +120,7 @@ def _d1_op(n: int) -> st.SearchStrategy[Op]:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _r2_op(n: int) -> st.SearchStrategy[Op]:
     list_kw = st.fixed_dictionaries(
         {},
