@@ -6,7 +6,7 @@ conformance suite (``conformance/cases/d1.json``):
 
 * ``BEGIN``/``COMMIT``/``ROLLBACK``/``END``/``SAVEPOINT``/``RELEASE`` fail with
   :data:`TRANSACTION_MESSAGE` (D1 runs each query or batch in its own transaction);
-* ``ATTACH``/``DETACH``, any schema but ``main`` and ``temp`` (no pragmas on ``temp``), unlisted ``PRAGMA`` s and the
+* ``ATTACH``/``DETACH``, any schema but ``main`` (so no ``TEMP`` tables), unlisted ``PRAGMA`` s and the
   ``sqlite_*`` functions are "not authorized";
 * tables named ``_cf_*`` are workerd's own and cannot be touched.
 
@@ -120,10 +120,7 @@ class Regulator:
             return sqlite3.SQLITE_DENY
         if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
             return sqlite3.SQLITE_DENY
-        if db_name == "temp":
-            # TEMP tables are allowed (workerd's isAuthorizedTemp); pragmas on them are not.
-            return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_PRAGMA else sqlite3.SQLITE_OK
-        if db_name is not None and db_name != "main":
+        if db_name is not None and db_name != "main":  # also TEMP tables (workerd refuses them)
             return sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_PRAGMA:
             return self._pragma((arg1 or "").lower(), arg2)

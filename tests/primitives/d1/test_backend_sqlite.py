@@ -264,10 +264,10 @@ def test_describe_sqlite_error_formats_as_workerd(
         conn.close()
 
 
-async def test_temp_tables_are_visible_to_later_reads(db: D1Database) -> None:
+async def test_temp_tables_are_refused_as_by_workerd(db: D1Database) -> None:
     await db.exec(SCHEMA)
-    await db.prepare("CREATE TEMP TABLE scratch (a)").run()
-    await db.prepare("INSERT INTO scratch VALUES (1)").run()
-    assert await db.prepare("SELECT a FROM scratch").first("a") == 1
+    with pytest.raises(D1Error, match=r"^D1_ERROR: not authorized: SQLITE_AUTH$"):
+        await db.prepare("CREATE TEMP TABLE scratch (a)").run()
     with pytest.raises(D1Error, match="no such table: missing: SQLITE_ERROR"):
         await db.prepare("SELECT * FROM missing").all()
+    assert await db.prepare("SELECT count(*) AS n FROM items").first("n") == 0
