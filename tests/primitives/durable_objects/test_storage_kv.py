@@ -262,3 +262,12 @@ async def test_nested_transaction_rolls_back_alone(stub: Any) -> None:
         return await storage.list()
 
     assert await run(stub, go) == {"outer": 1}
+
+
+async def test_list_limit_converts_as_javascript_number(stub: Any) -> None:
+    """workerd converts ``limit`` to an integer: ``"1"`` is 1, ``1.9`` is 1, ``"x"`` is 0."""
+    await run(stub, lambda s: s.put({"a": 1, "b": 2}))
+    assert await run(stub, lambda s: s.list(limit="1")) == {"a": 1}
+    assert await run(stub, lambda s: s.list(limit=1.9)) == {"a": 1}
+    with pytest.raises(TypeError, match=r"^List limit must be positive.$"):
+        await run(stub, lambda s: s.list(limit="x"))
