@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "primitives.runtime.cli",
     "primitives.d1.cli",
     "primitives.kv.cli",
+    "primitives.r2.cli",
 )
 
 
