@@ -174,12 +174,12 @@ class DurableObjectStorage:
                 raise DurableObjectTypeError(_PUT_SHAPE)
             opts = options_of(None if value is _MISSING else value, kwargs)
             check_key_count(len(key))
-            entries = [(check_key(k), check_value(v, k)) for k, v in key.items()]
+            entries = [(check_key(k), check_value(v)) for k, v in key.items()]
         else:
             if value is _MISSING:
                 raise DurableObjectTypeError("put() called with undefined value.")
             opts = options_of(options, kwargs)
-            entries = [(check_key(key), check_value(value, key))]
+            entries = [(check_key(key), check_value(value))]
         store = self._store()
         seq = store.begin(gated=not opts.get("allowUnconfirmed"))
         store.conn.executemany(

@@ -26,7 +26,6 @@ __all__ = [
     "MAX_EVENT_TIMEOUT_MS",
     "MAX_HIBERNATABLE_SOCKETS",
     "MAX_KEYS_PER_CALL",
-    "MAX_SQLITE_ROW_BYTES",
     "MAX_KEY_BYTES",
     "MAX_TAGS",
     "MAX_TAG_CHARS",
@@ -47,10 +46,6 @@ MAX_VALUE_BYTES = 128 * 1024
 #: ASCII text fits here too (our header is ~17 bytes).
 VALUE_HEADER_ALLOWANCE_BYTES = 34
 MAX_KEYS_PER_CALL = 128
-#: SQLite-backed objects: workerd's SQLITE_LIMIT_LENGTH (2,200,000) less a row's encoding
-#: overhead (measured: a 1-byte key and a 2,199,980-character string fit, 2,199,990 do not).
-MAX_SQLITE_ROW_BYTES = 2_199_990
-TOO_BIG = "string or blob too big: SQLITE_TOOBIG"
 MAX_TAGS = 10
 MAX_TAG_CHARS = 256
 MAX_HIBERNATABLE_SOCKETS = 32_768
@@ -95,32 +90,36 @@ def options_of(options: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> 
 
 
 def check_key(key: Any) -> str:
-    """A storage key: a ``str`` of at most :data:`MAX_SQLITE_ROW_BYTES` of UTF-8.
-
-    Objects here are SQLite-backed (they all have ``storage.sql``), and workerd applies the
-    KV-backed limits (2 KiB keys, 128 KiB values, 128 keys per call) only to KV-backed classes;
-    a SQLite-backed object is limited by SQLite's length limit instead (``SQLITE_TOOBIG``).
-    """
+    """A storage key: a ``str`` of at most 2 KiB of UTF-8."""
     if not isinstance(key, str):
         raise DurableObjectTypeError(f"Storage keys must be strings, not {type(key).__name__}.")
     try:
         size = len(key.encode("utf-8"))
     except UnicodeEncodeError:
         raise DurableObjectTypeError("Storage keys must be valid Unicode strings.") from None
-    if size > MAX_SQLITE_ROW_BYTES:
-        raise DurableObjectError(TOO_BIG)
+    if size > MAX_KEY_BYTES:
+        raise RangeError(
+            f"Keys cannot be larger than {MAX_KEY_BYTES} bytes. A key of size {size} was provided."
+        )
     return key
 
 
 def check_key_count(count: int) -> None:
-    """No limit on SQLite-backed objects (KV-backed ones allow :data:`MAX_KEYS_PER_CALL`)."""
+    if count > MAX_KEYS_PER_CALL:
+        raise RangeError(
+            f"Maximum number of key value pairs is {MAX_KEYS_PER_CALL}. "
+            f"{count} pairs were provided."
+        )
 
 
-def check_value(value: Any, key: str = "") -> bytes:
-    """Serialize a value (structured clone); key and value must fit in one SQLite row."""
+def check_value(value: Any) -> bytes:
+    """Serialize a value (structured clone) and enforce the 128 KiB value limit."""
     data = serialize(value)  # TypeError for unclonable values
-    if len(data) + len(key.encode("utf-8")) > MAX_SQLITE_ROW_BYTES:
-        raise DurableObjectError(TOO_BIG)
+    if len(data) > MAX_VALUE_BYTES + VALUE_HEADER_ALLOWANCE_BYTES:
+        raise RangeError(
+            f"Values cannot be larger than {MAX_VALUE_BYTES} bytes. "
+            f"A value of size {len(data)} was provided."
+        )
     return data
 
 

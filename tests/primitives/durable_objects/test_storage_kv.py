@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from primitives.durable_objects import DurableObject, DurableObjectError
+from primitives.durable_objects import DurableObject, DurableObjectError, RangeError
 from primitives.testing import run_in_durable_object
 
 from .conftest import MakeNamespace
@@ -106,21 +106,29 @@ async def test_list_rejects_bad_options(stub: Any) -> None:
 
 
 async def test_key_and_value_limits(stub: Any) -> None:
-    """SQLite-backed objects (as workerd's): no 2 KiB / 128 KiB / 128-keys limits, but a key
-    and its value must fit in one SQLite row (SQLITE_LIMIT_LENGTH 2,200,000)."""
-    too_big = r"^string or blob too big: SQLITE_TOOBIG$"
-    await run(stub, lambda s: s.put("k" * 2049, 1))
-    await run(stub, lambda s: s.delete("k" * 2049))
+    with pytest.raises(
+        RangeError,
+        match=r"^Keys cannot be larger than 2048 bytes. A key of size 2049 was provided.$",
+    ):
+        await run(stub, lambda s: s.put("k" * 2049, 1))
+    with pytest.raises(
+        RangeError,
+        match=r"^Keys cannot be larger than 2048 bytes. A key of size 2050 was provided.$",
+    ):
+        await run(stub, lambda s: s.get("é" * 1025))
     await run(stub, lambda s: s.put("k" * 2048, 1))
-    with pytest.raises(DurableObjectError, match=too_big):
-        await run(stub, lambda s: s.put("big", b"x" * 2_200_000))
-    with pytest.raises(DurableObjectError, match=too_big):
-        await run(stub, lambda s: s.get("k" * 2_200_000))
-    await run(stub, lambda s: s.put("max", b"x" * 2_000_000))
+    with pytest.raises(
+        RangeError, match=r"^Values cannot be larger than 131072 bytes. A value of size"
+    ):
+        await run(stub, lambda s: s.put("big", b"x" * (131_072 + 32)))
+    await run(stub, lambda s: s.put("max", b"x" * 131_072))  # exactly 128 KiB is storable
     await run(stub, lambda s: s.delete("max"))
-    assert await run(stub, lambda s: s.get([str(i) for i in range(129)])) == {}
-    await run(stub, lambda s: s.put({str(i): i for i in range(129)}))
-    assert await run(stub, lambda s: s.delete([str(i) for i in range(129)])) == 129
+    with pytest.raises(
+        RangeError, match=r"^Maximum number of key value pairs is 128. 129 pairs were provided.$"
+    ):
+        await run(stub, lambda s: s.get([str(i) for i in range(129)]))
+    with pytest.raises(RangeError, match=r"129 pairs were provided"):
+        await run(stub, lambda s: s.put({str(i): i for i in range(129)}))
     with pytest.raises(TypeError, match=r"Could not serialize"):
         await run(stub, lambda s: s.put("obj", object()))
     with pytest.raises(TypeError, match=r"^Storage keys must be strings"):
