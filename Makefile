@@ -7,7 +7,10 @@ PORT ?= 8787
 DATA_DIR ?= .edgeroom
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest install dev clean bench
+ORACLE_DIR := conformance/oracle
+ORACLE_STAMP := $(ORACLE_DIR)/node_modules/.installed
+
+.PHONY: run test lint typecheck pytest install dev clean bench conformance oracle-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,20 +34,33 @@ run: install
 	$(BIN)/edgeroom serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
 ## The whole suite plus ruff and mypy. Set EDGEROOM_REQUIRE_ALL=1 to turn skips into failures.
-test: dev lint typecheck pytest
+test: dev lint typecheck oracle-deps pytest
 
 lint: dev
-	$(BIN)/ruff check app primitives tests bench
-	$(BIN)/ruff format --check app primitives tests bench
+	$(BIN)/ruff check app primitives tests bench conformance
+	$(BIN)/ruff format --check app primitives tests bench conformance
 
 typecheck: dev
-	$(BIN)/mypy app primitives tests bench
+	$(BIN)/mypy app primitives tests bench conformance
 
 pytest: dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: dev
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+
+$(ORACLE_STAMP): $(ORACLE_DIR)/package.json $(ORACLE_DIR)/package-lock.json
+	cd $(ORACLE_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+## The conformance oracle's npm packages (pinned Miniflare/workerd), if npm is installed.
+oracle-deps:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(ORACLE_STAMP); \
+	else echo "npm not found: the conformance tests will be skipped"; fi
+
+## Run every conformance case on workerd and on primitives/, compare, write docs/conformance.md.
+conformance: dev $(ORACLE_STAMP)
+	$(BIN)/python -m conformance.compare
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DATA_DIR)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from functools import lru_cache
 
-__all__ = ["first_keyword", "is_blank", "split_statements"]
+__all__ = ["first_keyword", "has_empty_statement", "is_blank", "split_statements"]
 
 
 def _skip_space_and_comments(sql: str, start: int = 0) -> int:
@@ -62,6 +62,23 @@ def split_statements(sql: str) -> tuple[str, ...]:
     if not is_blank(rest):
         statements.append(rest)
     return tuple(statements)
+
+
+@lru_cache(maxsize=1024)
+def has_empty_statement(sql: str) -> bool:
+    """True if a statement of ``sql`` is only comments or ``;`` (workerd: "SQL code did not
+    contain a statement."); trailing whitespace does not count, a trailing comment does."""
+    start = 0
+    search = 0
+    while (end := sql.find(";", search)) != -1:
+        search = end + 1
+        chunk = sql[start:search]
+        if sqlite3.complete_statement(chunk):
+            if is_blank(chunk):
+                return True
+            start = search
+    rest = sql[start:]
+    return bool(rest.strip()) and is_blank(rest)
 
 
 @lru_cache(maxsize=1024)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._dictlike import JsDict
 from ..errors import BackendError
-from ._sql import is_blank
+from ._sql import split_statements
 from .backend import D1Backend, D1Query, D1QueryError, D1StatementResult
 from .errors import (
     D1ColumnNotFoundError,
@@ -33,6 +33,8 @@ __all__ = ["D1Database", "D1DatabaseSession", "D1PreparedStatement"]
 SERVED_BY = "edgeroom.db"
 CONSTRAINTS = ("first-unconstrained", "first-primary")
 INVALID_SESSION = "invalid bookmark or constraint"
+NO_STATEMENTS = "No SQL statements detected."
+ONCE_AT_A_TIME = "A SQL prepared statement can only be executed once at a time."
 
 
 def _cells(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -90,7 +92,13 @@ class D1PreparedStatement:
         return _to_result(await self._one())
 
     async def first(self, colName: str | None = None) -> Any:
-        """The first row as a dict (``None`` if no rows), or one column of it."""
+        """The first row as a dict (``None`` if no rows), or one column of it.
+
+        As on workerd, ``first()`` refuses SQL holding several statements (``all()``,
+        ``run()`` and ``raw()`` return the last statement's result).
+        """
+        if len(split_statements(self.statement)) > 1:
+            raise D1Error(ONCE_AT_A_TIME) from d1_cause(ONCE_AT_A_TIME)
         result = await self._one()
         if not result.rows:
             return None
@@ -142,7 +150,7 @@ class _Runner:
                 )
             queries.append(statement._query())
         if not queries:
-            return []
+            raise D1Error(NO_STATEMENTS) from d1_cause(NO_STATEMENTS)
         return [_to_result(result) for result in await self._execute(queries)]
 
 
@@ -191,28 +199,27 @@ class D1Database(_Runner):
     async def exec(self, query: str) -> JsDict:
         """Run ``query`` line by line (D1 splits on newlines): ``{"count", "duration"}``.
 
-        Blank and comment-only lines are skipped. All lines run in one transaction; if one
-        fails, none has an effect and ``D1_EXEC_ERROR: Error in line <n>: <line>: <message>``
-        names it.
+        Whitespace-only lines are skipped; a comment-only line is an empty statement and fails.
+        All lines run in one transaction; if one fails, none has an effect. As workerd's client
+        (``d1-api.ts``) reports it, the error always names line 1 and its text:
+        ``D1_EXEC_ERROR: Error in line 1: <first line>: <message of the failing line>``.
         """
         lines = check_sql(query).strip().split("\n")
-        numbered = [
-            (number, line) for number, line in enumerate(lines, start=1) if not is_blank(line)
-        ]
-        for number, line in numbered:
+        first = lines[0]
+        statements = [line for line in lines if line.strip()]
+        for line in statements:
             try:
                 check_query(line, ())
             except D1Error as exc:
-                message = f"Error in line {number}: {line}: {exc.message}"
+                message = f"Error in line 1: {first}: {exc.message}"
                 raise D1ExecError(message) from d1_cause(message, exc)
-        if not numbered:
-            message = f"Error in line 1: {lines[0]}: No SQL statements detected."
+        if not statements:
+            message = f"Error in line 1: {first}: {NO_STATEMENTS}"
             raise D1ExecError(message) from d1_cause(message)
         try:
-            results = await self._backend.run([D1Query(line) for _, line in numbered])
+            results = await self._backend.run([D1Query(line) for line in statements])
         except D1QueryError as exc:
-            number, line = numbered[min(exc.index, len(numbered) - 1)]
-            message = f"Error in line {number}: {line}: {exc.message}"
+            message = f"Error in line 1: {first}: {exc.message}"
             raise D1ExecError(message) from d1_cause(message, exc)
         except BackendError as exc:
             message = f"Error in line 1: {lines[0]}: {exc}"

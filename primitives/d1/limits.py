@@ -11,6 +11,7 @@ __all__ = [
     "MAX_COLUMNS_PER_TABLE",
     "MAX_FUNCTION_ARGS",
     "MAX_INTEGER",
+    "MAX_COMPOUND_SELECT_TERMS",
     "MAX_LIKE_PATTERN_BYTES",
     "MAX_SQL_STATEMENT_BYTES",
     "MAX_VALUE_BYTES",
@@ -29,6 +30,8 @@ MAX_COLUMNS_PER_TABLE = 100
 MAX_FUNCTION_ARGS = 32
 #: Length of a LIKE or GLOB pattern.
 MAX_LIKE_PATTERN_BYTES = 50
+#: Terms of a compound SELECT (workerd's SQLite limit; D1 runs on it).
+MAX_COMPOUND_SELECT_TERMS = 5
 #: SQLite INTEGER is a signed 64-bit number.
 MIN_INTEGER = -(2**63)
 MAX_INTEGER = 2**63 - 1

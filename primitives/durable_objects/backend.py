@@ -76,8 +76,16 @@ class DurableObjectBackend(Protocol):
         ...
 
 
+#: workerd's SQLite limits for Durable Objects (measured against workerd: a string or BLOB,
+#: and an encoded row, may be 2,200,000 bytes; a compound SELECT may have 5 terms).
+SQLITE_LENGTH_LIMIT_BYTES = 2_200_000
+SQLITE_COMPOUND_SELECT_LIMIT = 5
+
+
 def init_schema(conn: sqlite3.Connection) -> None:
-    """Create the hidden KV and metadata tables of a fresh object database."""
+    """Create the hidden KV and metadata tables of a fresh object database; set the limits."""
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_LENGTH_LIMIT_BYTES)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, SQLITE_COMPOUND_SELECT_LIMIT)
     conn.execute(
         f'CREATE TABLE IF NOT EXISTS "{KV_TABLE}" (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID'
     )

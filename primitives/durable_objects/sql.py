@@ -89,11 +89,27 @@ def _is_empty(statement: str) -> bool:
 
 
 def _binding(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # workerd binds a JS boolean as its string
     if value is None or isinstance(value, int | float | str | bytes):
-        return int(value) if isinstance(value, bool) else value
+        return value
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     raise DurableObjectTypeError(f"Unsupported type for a SQL binding: {type(value).__name__}")
+
+
+_NEWER_CODES = {3091: "SQLITE_CONSTRAINT_DATATYPE", 2835: "SQLITE_CONSTRAINT_PINNED"}
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    """workerd's text: ``<message>: <primary code>[ (extended: <extended code>)]``."""
+    name = getattr(exc, "sqlite_errorname", "SQLITE_ERROR")
+    if name == "unknown":
+        name = _NEWER_CODES.get(getattr(exc, "sqlite_errorcode", -1), "SQLITE_ERROR")
+    primary = "_".join(name.split("_")[:2])
+    if primary != name:
+        return f"{exc}: {primary} (extended: {name})"
+    return f"{exc}: {primary}"
 
 
 class SqlStorageCursor:
@@ -192,7 +208,15 @@ class SqlStorage:
                 last = number == len(statements)
                 if not _READ_ONLY_START.match(statement):
                     store.begin()
-                cursor = conn.execute(statement, params if last else ())
+                try:
+                    cursor = conn.execute(statement, params if last else ())
+                except sqlite3.ProgrammingError as exc:
+                    if not last and "bindings" in str(exc):
+                        raise SqlError(
+                            "When executing multiple SQL statements in a single call, "
+                            "only the last statement can have parameters."
+                        ) from exc
+                    raise
                 fetched = cursor.fetchall()
                 if last:
                     rows = fetched
@@ -206,8 +230,7 @@ class SqlStorage:
         except sqlite3.Error as exc:
             if store.denied is not None:
                 raise SqlError(store.denied) from exc
-            name = getattr(exc, "sqlite_errorname", "SQLITE_ERROR")
-            raise SqlError(f"{exc}: {name}") from exc
+            raise SqlError(_describe(exc)) from exc
         finally:
             store.user_sql = False
             store.after_statement()

@@ -72,6 +72,22 @@ def _successor(prefix: str) -> str | None:
     return None
 
 
+def _js_limit(limit: Any) -> int | None:
+    """``limit`` as workerd converts it to an integer: numbers truncate, numeric strings parse
+    (``"2"`` is 2); anything else is not positive."""
+    if limit is None or (isinstance(limit, int) and not isinstance(limit, bool)):
+        return limit
+    if isinstance(limit, float | str) and not isinstance(limit, bool):
+        try:
+            number = float(limit.strip() if isinstance(limit, str) else limit)
+        except ValueError:
+            return 0
+        if number != number or number in (float("inf"), float("-inf")):
+            return 0
+        return int(number)
+    return 0
+
+
 class DurableObjectStorage:
     """Storage of one object (``ctx.storage``)."""
 
@@ -132,10 +148,8 @@ class DurableObjectStorage:
             if upper is not None:
                 where.append("key < ?")
                 params.append(upper)
-        limit = opts.get("limit")
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0
-        ):
+        limit = _js_limit(opts.get("limit"))
+        if limit is not None and limit <= 0:
             raise DurableObjectTypeError("List limit must be positive.")
         sql = f"SELECT key, value FROM {_KV}"
         if where:

@@ -28,7 +28,7 @@ class DurableObjectTransaction:
 
     def _check(self, op: str) -> None:
         if self._rolled_back:
-            raise DurableObjectError(f"Cannot {op} on rolled back transaction")
+            raise DurableObjectError(f"Cannot {op}() on rolled back transaction")
 
     def _undo(self) -> None:
         if not self._rolled_back and self._store.conn.in_transaction:
@@ -67,6 +67,10 @@ class DurableObjectTransaction:
     def deleteAlarm(self, *args: Any, **kwargs: Any) -> asyncio.Future[None]:
         self._check("deleteAlarm")
         return self._storage.deleteAlarm(*args, **kwargs)
+
+    def deleteAll(self, *args: Any, **kwargs: Any) -> asyncio.Future[None]:
+        """Refused, as on workerd."""
+        raise DurableObjectError("Cannot call deleteAll() within a transaction")
 
 
 class SyncKV:

@@ -30,6 +30,7 @@ from .cache import MISS, ReadCache
 from .errors import KVBackendError, KVError, KVStorageError, KVTypeError, KVValueError
 from .validation import (
     MAX_BULK_RESPONSE_BYTES,
+    MISSING,
     PUT_VALUE_TYPE_MESSAGE,
     check_bulk_keys,
     check_cache_ttl,
@@ -41,6 +42,7 @@ from .validation import (
     decode_cursor,
     encode_cursor,
     encode_metadata,
+    js_key,
     merge_options,
     resolve_expiration,
 )
@@ -61,6 +63,13 @@ _MAX_BULK_RESPONSE_MIB = MAX_BULK_RESPONSE_BYTES // 1024 // 1024
 def _backend_failed(method: str, exc: KVStorageError) -> NoReturn:
     reason = _STATUS_TEXT.get(exc.status, "Internal Server Error")
     raise KVBackendError(method, exc.status, f"{reason} ({exc})") from exc
+
+
+def _value_type(opts: Mapping[str, Any]) -> Any:
+    """``type``: "text" if not given; a given ``None`` is JavaScript ``null`` (``"null"``)."""
+    if "type" not in opts:
+        return "text"
+    return "null" if opts["type"] is None else opts["type"]
 
 
 def _get_options(method: str, options: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,9 +155,10 @@ class KVNamespace:
     async def _get_single(
         self, method: str, key: Any, options: Any, kwargs: Mapping[str, Any]
     ) -> tuple[Any, Any]:
+        key = js_key(key)
         check_key("GET", key)
         opts = _get_options(method, options, kwargs)
-        cache_ttl = check_cache_ttl("GET", opts.get("cacheTtl"))
+        cache_ttl = check_cache_ttl("GET", opts.get("cacheTtl", MISSING))
         if cache_ttl is None or self._cache is None:  # the common path: straight to storage
             self._ensure_sweeper()
             try:
@@ -159,20 +169,20 @@ class KVNamespace:
             entry = (await self._read([key], cache_ttl, "GET"))[key]
         if entry is None:
             return None, None
-        value_type = opts.get("type") or "text"
+        value_type = _value_type(opts)
         return decode_value(key, entry, value_type), parse_metadata(entry.metadata)
 
     async def _get_bulk(
         self, keys: Sequence[Any], options: Any, kwargs: Mapping[str, Any], *, with_metadata: bool
     ) -> dict[str, Any]:
         opts = _get_options("getWithMetadata" if with_metadata else "get", options, kwargs)
-        value_type = opts.get("type") or "text"
+        value_type = _value_type(opts)
         if value_type not in ("text", "json"):
             raise KVError(
                 "GET_BULK", 400, f'"{value_type}" is not a valid type. Use "json" or "text"'
             )
         names = check_bulk_keys(keys)
-        cache_ttl = check_cache_ttl("GET_BULK", opts.get("cacheTtl"))
+        cache_ttl = check_cache_ttl("GET_BULK", opts.get("cacheTtl", MISSING))
         entries = await self._read(names, cache_ttl, "GET_BULK")
         result: dict[str, Any] = {}
         total = 0
@@ -238,13 +248,16 @@ class KVNamespace:
 
     async def put(self, key: str, value: Any, options: Any = None, /, **kwargs: Any) -> None:
         """Store ``value`` (str, bytes-like or an async iterable of bytes) under ``key``."""
+        key = js_key(key)
         check_key("PUT", key)
         opts = merge_options("put", options, kwargs, _PUT_OPTIONS)
         metadata = encode_metadata(opts.get("metadata")) if opts else None
         data: bytes | None
         if isinstance(value, str | bytes | bytearray | memoryview):
             data = buffered_body(value)
-        elif value is None or isinstance(value, Mapping | list | tuple):
+        elif value is None:
+            data = b"null"  # the SDK passes None as null, which workerd stores as "null"
+        elif isinstance(value, Mapping | list | tuple):
             raise KVTypeError(PUT_VALUE_TYPE_MESSAGE)
         elif isinstance(value, int | float):
             data = js_string(value).encode()
@@ -254,7 +267,9 @@ class KVNamespace:
             raise KVTypeError(PUT_VALUE_TYPE_MESSAGE)
         now = self._clock.now()
         expiration = (
-            resolve_expiration(now, opts.get("expiration"), opts.get("expirationTtl"))
+            resolve_expiration(
+                now, opts.get("expiration", MISSING), opts.get("expirationTtl", MISSING)
+            )
             if opts
             else None
         )
@@ -273,6 +288,7 @@ class KVNamespace:
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
+        key = js_key(key)
         check_key("DELETE", key)
         self._ensure_sweeper()
         try:

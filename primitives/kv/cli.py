@@ -39,6 +39,11 @@ class KVCommandError(PrimitiveError):
     """The command line or an input file is wrong."""
 
 
+def _given(**options: Any) -> dict[str, Any]:
+    """The options that were given: ``None`` would reach the binding as JavaScript ``null``."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def _namespace(env: Env, binding: str) -> KVNamespace:
     if binding not in env:
         raise ConfigError(f"no binding named {binding!r} in {env.config.path}")
@@ -72,7 +77,9 @@ async def _put(args: argparse.Namespace) -> int:
     async with env_from_args(args) as env:
         kv = _namespace(env, args.binding)
         await kv.put(
-            args.key, value, expiration=args.expiration, expirationTtl=args.ttl, metadata=metadata
+            args.key,
+            value,
+            **_given(expiration=args.expiration, expirationTtl=args.ttl, metadata=metadata),
         )
     shown = f"the contents of {args.path}" if args.path is not None else f'the value "{args.value}"'
     print(f'Writing {shown} to key "{args.key}" on binding {args.binding}.')
@@ -160,9 +167,11 @@ async def _bulk_put(args: argparse.Namespace) -> int:
             await kv.put(
                 pair["key"],
                 pair["value"],
-                expiration=pair.get("expiration"),
-                expirationTtl=pair.get("expiration_ttl"),
-                metadata=pair.get("metadata"),
+                **_given(
+                    expiration=pair.get("expiration"),
+                    expirationTtl=pair.get("expiration_ttl"),
+                    metadata=pair.get("metadata"),
+                ),
             )
     print(f"Success! Wrote {len(pairs)} key-value pairs to binding {args.binding}.")
     return 0

@@ -20,6 +20,7 @@ import orjson
 from .errors import KVError, KVTypeError
 
 __all__ = [
+    "MISSING",
     "BULK_VALUE_TYPES",
     "DEFAULT_LIST_LIMIT",
     "MAX_BULK_GET_KEYS",
@@ -36,6 +37,8 @@ __all__ = [
     "check_bulk_keys",
     "check_cache_ttl",
     "check_key",
+    "js_key",
+    "js_number",
     "check_list_limit",
     "check_metadata_size",
     "check_prefix",
@@ -74,6 +77,46 @@ def _utf8(text: str, what: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise KVTypeError(f"{what} is not valid Unicode (it contains a lone surrogate).") from exc
+
+
+def js_key(key: Any) -> Any:
+    """The key name workerd sees: WebIDL turns ``null``, booleans and numbers into strings.
+
+    (The Python SDK passes ``None`` as ``null``, so ``get(None)`` reads the key ``"null"``.)
+    Anything else is returned unchanged for :func:`check_key` to refuse.
+    """
+    if key is None:
+        return "null"
+    if isinstance(key, bool | int | float):
+        from .values import js_string
+
+        return js_string(key)
+    return key
+
+
+def js_number(value: Any) -> float:
+    """JavaScript's ``Number(value)`` for what the Python SDK can pass (``None`` is ``null``)."""
+    if value is None or value is False:
+        return 0.0
+    if value is True:
+        return 1.0
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip(" \t\n\r\v\f\u00a0\ufeff")
+        if text == "":
+            return 0.0
+        if text in ("Infinity", "+Infinity", "-Infinity"):
+            return float(text.replace("Infinity", "inf"))
+        try:
+            if text[:2].lower() in ("0x", "0o", "0b"):
+                return float(int(text, 0))
+            if any(c in text.lower() for c in ("n", "_")):  # "nan", "inf", "1_0": not JS
+                return math.nan
+            return float(text)
+        except ValueError:
+            return math.nan
+    return math.nan
 
 
 def check_key(method: str, key: Any) -> bytes:
@@ -122,18 +165,27 @@ def check_bulk_keys(keys: Any) -> list[str]:
 
 
 def to_js_int(value: Any, option: str) -> int:
-    """JavaScript's conversion of a number to a WebIDL ``int``: NaN and infinities become 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """JavaScript's conversion to a WebIDL integer: ``Number(value)``, NaN and infinities 0.
+
+    Lists and dicts are refused (JavaScript objects; never meant as a number here).
+    """
+    if isinstance(value, list | tuple | dict):
         raise KVTypeError(f"Option {option} must be a number, not {type(value).__name__}.")
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return 0
-        return math.trunc(value)
-    return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = js_number(value)
+    if math.isnan(number) or math.isinf(number):
+        return 0
+    return math.trunc(number)
 
 
-def check_cache_ttl(method: str, cache_ttl: Any) -> int | None:
-    if cache_ttl is None:
+#: An option that was not given (``None`` is given: the Python SDK passes it as ``null``).
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+
+
+def check_cache_ttl(method: str, cache_ttl: Any = MISSING) -> int | None:
+    """The ``cacheTtl`` option (``null`` converts to 0, below the minimum, as on workerd)."""
+    if cache_ttl is MISSING:
         return None
     ttl = to_js_int(cache_ttl, "cacheTtl")
     if ttl < MIN_CACHE_TTL_S:
@@ -145,10 +197,15 @@ def check_cache_ttl(method: str, cache_ttl: Any) -> int | None:
     return ttl
 
 
-def resolve_expiration(now: float, expiration: Any, expiration_ttl: Any) -> int | None:
-    """Absolute expiry in epoch seconds; ``expirationTtl`` wins when both are given."""
+def resolve_expiration(
+    now: float, expiration: Any = MISSING, expiration_ttl: Any = MISSING
+) -> int | None:
+    """Absolute expiry in epoch seconds; ``expirationTtl`` wins when both are given.
+
+    An option given as ``None`` is JavaScript ``null``, which converts to 0 and is refused.
+    """
     now_s = math.floor(now)
-    if expiration_ttl is not None:
+    if expiration_ttl is not MISSING:
         ttl = to_js_int(expiration_ttl, "expirationTtl")
         if ttl <= 0:
             raise KVError(
@@ -164,7 +221,7 @@ def resolve_expiration(now: float, expiration: Any, expiration_ttl: Any) -> int 
                 f"Expiration TTL must be at least {MIN_EXPIRATION_TTL_S}.",
             )
         return now_s + ttl
-    if expiration is not None:
+    if expiration is not MISSING:
         when = to_js_int(expiration, "expiration")
         if when <= now_s:
             raise KVError(
@@ -244,17 +301,23 @@ def encode_cursor(last_key: str) -> str:
 
 
 def decode_cursor(cursor: Any) -> str | None:
+    """The key a cursor starts after. Like Miniflare, a cursor that is not one of ours is
+    decoded leniently (characters outside base64 are dropped, bad UTF-8 becomes U+FFFD), so a
+    garbage cursor lists from some key onwards (usually past the end) instead of failing."""
     if cursor is None or cursor == "":
         return None
     if not isinstance(cursor, str):
         raise KVTypeError(f"Option cursor must be a string, not {type(cursor).__name__}.")
+    text = "".join(c for c in cursor.replace("-", "+").replace("_", "/") if c in _B64)
+    text = text[: len(text) - len(text) % 4 if len(text) % 4 == 1 else len(text)]
     try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        return raw.decode("utf-8")
-    except (binascii.Error, ValueError) as exc:
-        raise KVError(
-            "GET", 400, "Invalid cursor. Pass the cursor a previous list() returned."
-        ) from exc
+        raw = base64.b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return "\uffff"
+    return raw.decode("utf-8", errors="replace")
+
+
+_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
 def merge_options(

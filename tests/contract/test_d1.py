@@ -22,6 +22,7 @@ from primitives.d1 import (
     D1TypeError,
     open_d1_database,
 )
+from primitives.d1.backends._regulator import TRANSACTION_MESSAGE
 from primitives.d1.errors import D1CauseError
 
 pytestmark = pytest.mark.contract
@@ -176,8 +177,8 @@ async def test_multi_statement_returns_last_result(db: D1Database) -> None:
 
 
 async def test_multi_statement_allows_parameters_only_in_the_last(db: D1Database) -> None:
-    ok = await db.prepare("SELECT 1; SELECT ? AS v").bind(5).first("v")
-    assert ok == 5
+    ok = await db.prepare("SELECT 1; SELECT ? AS v").bind(5).all()
+    assert ok["results"] == [{"v": 5}]
     with pytest.raises(D1Error) as info:
         await db.prepare("SELECT ?; SELECT ?").bind(1).all()
     assert str(info.value) == (
@@ -248,11 +249,19 @@ async def test_bound_injection_strings_are_stored_verbatim(db: D1Database) -> No
         ("SELEC 1", 'near "SELEC": syntax error: SQLITE_ERROR'),
         ("SELECT * FROM nope", "no such table: nope: SQLITE_ERROR"),
         ("", "No SQL statements detected."),
-        ("-- only a comment", "No SQL statements detected."),
+        ("   ", "No SQL statements detected."),
+        ("-- only a comment", "SQL code did not contain a statement."),
+        (";", "SQL code did not contain a statement."),
+        ("SELECT 1; -- trailing comment", "SQL code did not contain a statement."),
         (
             "INSERT INTO users (id, name) VALUES (1, NULL)",
-            "NOT NULL constraint failed: users.name: SQLITE_CONSTRAINT",
+            "NOT NULL constraint failed: users.name: SQLITE_CONSTRAINT"
+            " (extended: SQLITE_CONSTRAINT_NOTNULL)",
         ),
+        ("ATTACH DATABASE 'x.db' AS x", "not authorized: SQLITE_AUTH"),
+        ("PRAGMA journal_mode", "not authorized: SQLITE_AUTH"),
+        ("SELECT * FROM temp.nope", "no such table: temp.nope: SQLITE_ERROR"),
+        ("SELECT sqlite_version()", "not authorized to use function: sqlite_version: SQLITE_ERROR"),
     ],
 )
 async def test_errors_are_d1_errors_with_sqlite_cause(
@@ -304,8 +313,9 @@ async def test_statement_over_100kb_is_rejected_when_run(db: D1Database) -> None
         await statement.run()
     with pytest.raises(D1ExecError) as info:
         await db.exec("SELECT 1\nSELECT '" + "x" * 100_000 + "'")
-    assert str(info.value).startswith("D1_EXEC_ERROR: Error in line 2: SELECT 'xxx")
-    assert str(info.value).endswith("': statement too long: SQLITE_TOOBIG")
+    # workerd's client names line 1 whichever line failed (d1-api.ts: one error for the batch)
+    assert str(info.value).startswith("D1_EXEC_ERROR: Error in line 1: SELECT 1: statement too")
+    assert str(info.value).endswith(": statement too long: SQLITE_TOOBIG")
     await db.exec(
         "\n".join(f"INSERT INTO users (name) VALUES ('{'n' * 60_000}')" for _ in range(3))
     )
@@ -344,8 +354,17 @@ async def test_batch_rolls_back_entirely_on_failure(db: D1Database) -> None:
     assert await db.prepare("SELECT name FROM users").raw() == [["before"]]
 
 
-async def test_batch_of_nothing_is_empty(db: D1Database) -> None:
-    assert await db.batch([]) == []
+async def test_batch_of_nothing_is_an_error(db: D1Database) -> None:
+    with pytest.raises(D1Error) as info:
+        await db.batch([])
+    assert str(info.value) == "D1_ERROR: No SQL statements detected."
+
+
+async def test_first_refuses_several_statements(db: D1Database) -> None:
+    with pytest.raises(D1Error) as info:
+        await db.prepare("SELECT 1 AS a; SELECT 2 AS b").first()
+    message = "A SQL prepared statement can only be executed once at a time."
+    assert str(info.value) == f"D1_ERROR: {message}"
 
 
 async def test_batch_rejects_non_statements(db: D1Database) -> None:
@@ -358,7 +377,7 @@ async def test_batch_rejects_non_statements(db: D1Database) -> None:
 
 async def test_exec_runs_lines_and_counts_them(db: D1Database) -> None:
     result = await db.exec(
-        "INSERT INTO users (name) VALUES ('a')\n\n-- a comment\n"
+        "INSERT INTO users (name) VALUES ('a')\n\n  \n"
         "INSERT INTO users (name) VALUES ('b')\n"
         "INSERT INTO users (name) VALUES ('c')"
     )
@@ -370,8 +389,10 @@ async def test_exec_runs_lines_and_counts_them(db: D1Database) -> None:
 async def test_exec_reports_failing_line(db: D1Database) -> None:
     with pytest.raises(D1ExecError) as info:
         await db.exec("INSERT INTO users (name) VALUES ('a')\nINSERTZ INTO users VALUES ()")
+    # As workerd's client reports it: line 1 and its text, with the failing line's error.
     message = (
-        'Error in line 2: INSERTZ INTO users VALUES (): near "INSERTZ": syntax error: SQLITE_ERROR'
+        "Error in line 1: INSERT INTO users (name) VALUES ('a'): "
+        'near "INSERTZ": syntax error: SQLITE_ERROR'
     )
     assert str(info.value) == f"D1_EXEC_ERROR: {message}"
     assert str(info.value.__cause__) == message
@@ -381,9 +402,16 @@ async def test_exec_reports_failing_line(db: D1Database) -> None:
 async def test_exec_without_statements_is_exec_error(db: D1Database) -> None:
     with pytest.raises(D1ExecError) as info:
         await db.exec("  \n-- nothing\n")
-    assert (
-        str(info.value) == "D1_EXEC_ERROR: Error in line 1: -- nothing: No SQL statements detected."
+    assert str(info.value) == (
+        "D1_EXEC_ERROR: Error in line 1: -- nothing: SQL code did not contain a statement."
     )
+
+
+async def test_exec_comment_line_is_an_empty_statement(db: D1Database) -> None:
+    with pytest.raises(D1ExecError) as info:
+        await db.exec("INSERT INTO users (name) VALUES ('a')\n-- a comment")
+    assert str(info.value).endswith(": SQL code did not contain a statement.")
+    assert await db.prepare("SELECT count(*) AS n FROM users").first("n") == 0
 
 
 # -- sessions -------------------------------------------------------------------------------------
@@ -490,11 +518,18 @@ async def test_sqlite_limits_allow_d1_maximums(db: D1Database) -> None:
 
 
 async def test_transaction_statements_are_refused_and_database_stays_usable(db: D1Database) -> None:
-    with pytest.raises(D1Error) as info:
-        await db.prepare("BEGIN").run()
-    assert (
-        str(info.value) == "D1_ERROR: cannot start a transaction within a transaction: SQLITE_ERROR"
-    )
+    for sql in (
+        "BEGIN",
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+        "ROLLBACK",
+        "END",
+        "SAVEPOINT s",
+        "RELEASE s",
+    ):
+        with pytest.raises(D1Error) as info:
+            await db.prepare(sql).run()
+        assert str(info.value) == f"D1_ERROR: {TRANSACTION_MESSAGE}"
     await add(db, "after")
     assert await db.prepare("SELECT count(*) AS n FROM users").first("n") == 1
 

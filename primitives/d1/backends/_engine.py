@@ -26,16 +26,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .._sql import first_keyword, split_statements
+from .._sql import first_keyword, has_empty_statement, split_statements
 from ..backend import D1Query, D1QueryError, D1StatementResult
 from ..limits import (
     MAX_BOUND_PARAMETERS,
     MAX_COLUMNS_PER_TABLE,
+    MAX_COMPOUND_SELECT_TERMS,
     MAX_FUNCTION_ARGS,
     MAX_LIKE_PATTERN_BYTES,
     MAX_SQL_STATEMENT_BYTES,
     MAX_VALUE_BYTES,
 )
+from ._regulator import INTERNAL, Regulator
 
 __all__ = [
     "DatabaseState",
@@ -48,6 +50,7 @@ __all__ = [
 ]
 
 NO_STATEMENTS = "No SQL statements detected."
+EMPTY_STATEMENT = "SQL code did not contain a statement."
 WRONG_BINDINGS = "Wrong number of parameter bindings for SQL query."
 PRELUDE_BINDINGS = (
     "When executing multiple SQL statements in a single call, "
@@ -60,6 +63,7 @@ _LIMITS = (
     (sqlite3.SQLITE_LIMIT_COLUMN, MAX_COLUMNS_PER_TABLE),
     (sqlite3.SQLITE_LIMIT_FUNCTION_ARG, MAX_FUNCTION_ARGS),
     (sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN_BYTES),
+    (sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, MAX_COMPOUND_SELECT_TERMS),
 )
 
 
@@ -85,16 +89,47 @@ class DatabaseState:
     page_size: int = 0
 
 
-def describe_sqlite_error(exc: BaseException) -> str:
-    """workerd's text for a SQLite error: ``no such table: x: SQLITE_ERROR``."""
+# Extended result codes that Python 3.11's sqlite3 module cannot name (sqlite3.h).
+_NEWER_CODES = {
+    3091: "SQLITE_CONSTRAINT_DATATYPE",
+    2835: "SQLITE_CONSTRAINT_PINNED",
+    1038: "SQLITE_CANTOPEN_SYMLINK",
+    1288: "SQLITE_IOERR_DATA",
+    6410: "SQLITE_IOERR_CORRUPTFS",
+    523: "SQLITE_ERROR_SNAPSHOT",
+}
+
+
+class RegulatedConnection(sqlite3.Connection):
+    """A connection that carries its :class:`Regulator` (workerd's authorizer rules)."""
+
+    regulator: Regulator
+
+
+def _regulator(conn: sqlite3.Connection) -> Regulator | None:
+    return getattr(conn, "regulator", None)
+
+
+def describe_sqlite_error(exc: BaseException, regulator: Regulator | None = None) -> str:
+    """workerd's text for a SQLite error: ``no such table: x: SQLITE_ERROR``.
+
+    An extended result code is named too, as workerd does:
+    ``UNIQUE constraint failed: t.k: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_UNIQUE)``.
+    """
     text = str(exc)
+    name = getattr(exc, "sqlite_errorname", None)
+    if name == "unknown":  # codes newer than this Python's table, e.g. SQLITE_CONSTRAINT_DATATYPE
+        name = _NEWER_CODES.get(getattr(exc, "sqlite_errorcode", -1), name)
+    if name == "SQLITE_AUTH" and regulator is not None and regulator.denial:
+        return regulator.denial
     if isinstance(exc, sqlite3.ProgrammingError) and text.startswith(
         "Incorrect number of bindings"
     ):
         return WRONG_BINDINGS
-    name = getattr(exc, "sqlite_errorname", None)
     if isinstance(name, str) and name.startswith("SQLITE_"):
         primary = "_".join(name.split("_")[:2])  # SQLITE_CONSTRAINT_UNIQUE -> SQLITE_CONSTRAINT
+        if primary != name:
+            return f"{text}: {primary} (extended: {name})"
         return f"{text}: {primary}"
     return text
 
@@ -104,7 +139,12 @@ def open_connection(target: str, *, uri: bool, reader: bool, wal: bool) -> sqlit
     if not uri and target != ":memory:":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(
-        target, uri=uri, isolation_level=None, check_same_thread=False, cached_statements=512
+        target,
+        uri=uri,
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=512,
+        factory=RegulatedConnection,
     )
     try:
         for category, limit in _LIMITS:
@@ -119,6 +159,9 @@ def open_connection(target: str, *, uri: bool, reader: bool, wal: bool) -> sqlit
                 pass  # a read-only file: queries will report SQLITE_READONLY themselves
         if reader:
             conn.execute("PRAGMA query_only = ON")
+        regulator = Regulator()
+        conn.set_authorizer(regulator)
+        conn.regulator = regulator  # type: ignore[attr-defined]
     except BaseException:
         conn.close()
         raise
@@ -128,32 +171,41 @@ def open_connection(target: str, *, uri: bool, reader: bool, wal: bool) -> sqlit
 def read_size(cur: sqlite3.Cursor, state: DatabaseState | None = None) -> int:
     """``page_count * page_size``; ``page_size`` is cached in ``state`` when given."""
     if state is None or not state.page_size:
-        row = cur.execute("PRAGMA page_size").fetchone()
+        row = cur.execute("PRAGMA page_size" + INTERNAL).fetchone()
         page_size = int(row[0]) if row else 0
         if state is not None:
             state.page_size = page_size
     else:
         page_size = state.page_size
-    row = cur.execute("PRAGMA page_count").fetchone()
+    row = cur.execute("PRAGMA page_count" + INTERNAL).fetchone()
     return (int(row[0]) if row else 0) * page_size
 
 
 def _run_one(
     cur: sqlite3.Cursor, query: D1Query, index: int
 ) -> tuple[tuple[str, ...], list[tuple[object, ...]], int]:
-    statements = split_statements(query.sql)
-    if not statements:
+    if not query.sql.strip():
         raise D1QueryError(NO_STATEMENTS, index)
+    statements = split_statements(query.sql)
+    if not statements or has_empty_statement(query.sql):
+        raise D1QueryError(EMPTY_STATEMENT, index)
     rows_read = 0
-    for prelude in statements[:-1]:
-        try:
-            cur.execute(prelude)
-        except sqlite3.ProgrammingError as exc:
-            if str(exc).startswith("Incorrect number of bindings"):
-                raise D1QueryError(PRELUDE_BINDINGS, index) from exc
-            raise
-        rows_read += len(cur.fetchall())
-    cur.execute(statements[-1], query.params)
+    regulator = _regulator(cur.connection)
+    if regulator is not None:
+        regulator.active, regulator.denial = True, None
+    try:
+        for prelude in statements[:-1]:
+            try:
+                cur.execute(prelude)
+            except sqlite3.ProgrammingError as exc:
+                if str(exc).startswith("Incorrect number of bindings"):
+                    raise D1QueryError(PRELUDE_BINDINGS, index) from exc
+                raise
+            rows_read += len(cur.fetchall())
+        cur.execute(statements[-1], query.params)
+    finally:
+        if regulator is not None:
+            regulator.active = False
     rows = cur.fetchall()
     description = cur.description
     columns = tuple(d[0] for d in description) if description else ()
@@ -179,8 +231,8 @@ def run_queries(
     try:
         if writer:
             if conn.in_transaction:  # never left open by us; be safe against the unexpected
-                conn.execute("ROLLBACK")
-            cur.execute(begin)
+                conn.execute("ROLLBACK" + INTERNAL)
+            cur.execute(begin + INTERNAL)
         for index, query in enumerate(queries):
             before_changes = conn.total_changes
             started = time.perf_counter()
@@ -212,7 +264,7 @@ def run_queries(
                 )
             )
         if writer:
-            cur.execute("COMMIT")
+            cur.execute("COMMIT" + INTERNAL)
     except D1QueryError:
         _rollback(conn, state if writer else None)
         raise
@@ -220,7 +272,7 @@ def run_queries(
         _rollback(conn, state if writer else None)
         if not writer and getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
             raise NeedsWriterError from exc
-        raise D1QueryError(describe_sqlite_error(exc), index) from exc
+        raise D1QueryError(describe_sqlite_error(exc, _regulator(conn)), index) from exc
     except Exception as exc:  # e.g. text that cannot be encoded: never leave the transaction open
         _rollback(conn, state if writer else None)
         raise D1QueryError(describe_sqlite_error(exc), index) from exc
@@ -234,16 +286,23 @@ def _read_one(
 ) -> D1StatementResult | None:
     """The common case on a reader, without the general loop: one single-statement query."""
     statements = split_statements(query.sql)
-    if len(statements) != 1:
+    if len(statements) != 1 or has_empty_statement(query.sql):
         return None
+    regulator = _regulator(conn)
     started = time.perf_counter()
+    if regulator is not None:
+        regulator.active, regulator.denial = True, None
     try:
-        cur = conn.execute(statements[0], query.params)
+        try:
+            cur = conn.execute(statements[0], query.params)
+        finally:
+            if regulator is not None:
+                regulator.active = False
         rows = cur.fetchall()
     except sqlite3.Error as exc:
         if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
             raise NeedsWriterError from exc
-        raise D1QueryError(describe_sqlite_error(exc), 0) from exc
+        raise D1QueryError(describe_sqlite_error(exc, regulator), 0) from exc
     except Exception as exc:
         raise D1QueryError(describe_sqlite_error(exc), 0) from exc
     duration = (time.perf_counter() - started) * 1000.0
@@ -264,13 +323,13 @@ def _read_one(
 def _rollback(conn: sqlite3.Connection, state: DatabaseState | None) -> None:
     if conn.in_transaction:
         try:
-            conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK" + INTERNAL)
         except sqlite3.Error:
             pass
     if state is None:
         return
     try:
-        state.last_row_id = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        state.last_row_id = int(conn.execute("SELECT last_insert_rowid()" + INTERNAL).fetchone()[0])
         state.size_after = read_size(conn.cursor())
     except sqlite3.Error:
         pass

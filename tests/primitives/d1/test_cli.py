@@ -155,7 +155,7 @@ def test_execute_file_and_errors(project: Path, capsys: pytest.CaptureFixture[st
         "error": {"text": 'D1_ERROR: near "SELEC": syntax error: SQLITE_ERROR'}
     }
     assert run(project, "d1", "execute", "DB", "--command", "-- nothing") == 1
-    assert capsys.readouterr().err == "edgeroom: D1_ERROR: No SQL statements detected.\n"
+    assert capsys.readouterr().err == "edgeroom: D1_ERROR: SQL code did not contain a statement.\n"
     assert run(project, "d1", "execute", "DB", "--file", str(project / "missing.sql")) == 2
     assert (
         run(project, "d1", "execute", "DB", "--command", "SELECT count(*) AS n FROM t", "--json")

@@ -168,7 +168,7 @@ async def test_transaction_rollback_and_exception_undo_writes(stub: Any) -> None
             await txn.put("x", 1)
             await txn.setAlarm(10_000_000_000_000)
             txn.rollback()
-            rolled_back = r"^Cannot put on rolled back transaction$"
+            rolled_back = r"^Cannot put\(\) on rolled back transaction$"
             with pytest.raises(DurableObjectError, match=rolled_back):
                 txn.put("y", 1)
 
@@ -270,3 +270,12 @@ async def test_nested_transaction_rolls_back_alone(stub: Any) -> None:
         return await storage.list()
 
     assert await run(stub, go) == {"outer": 1}
+
+
+async def test_list_limit_converts_as_javascript_number(stub: Any) -> None:
+    """workerd converts ``limit`` to an integer: ``"1"`` is 1, ``1.9`` is 1, ``"x"`` is 0."""
+    await run(stub, lambda s: s.put({"a": 1, "b": 2}))
+    assert await run(stub, lambda s: s.list(limit="1")) == {"a": 1}
+    assert await run(stub, lambda s: s.list(limit=1.9)) == {"a": 1}
+    with pytest.raises(TypeError, match=r"^List limit must be positive.$"):
+        await run(stub, lambda s: s.list(limit="x"))
