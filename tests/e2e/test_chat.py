@@ -171,6 +171,14 @@ async def test_bad_input_gets_close_codes_and_the_room_survives(server: str) -> 
     assert (await a.recv("error"))["code"] == "bad_message"
     await a.send(type="chat.send", nonce="ok", text="still fine")
     assert (await a.recv("chat.ack"))["seq"] == 1
+    carol = await sign_up(server, "carol")
+    c, _ = await open_chat(server, carol)
+    await c.ws.send("x" * (2 * 1024 * 1024))  # over the server's 1 MiB frame limit
+    with pytest.raises(ConnectionClosed) as too_big:
+        await c.recv()
+    assert too_big.value.rcvd is not None and too_big.value.rcvd.code == 1009
+    await a.send(type="chat.send", nonce="ok2", text="and still fine")
+    assert (await a.recv("chat.ack"))["seq"] == 2
     with pytest.raises(InvalidStatus) as refused:
         await connect(
             "ws" + server.removeprefix("http") + "/api/rooms/lobby/ws",
