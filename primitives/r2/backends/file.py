@@ -244,18 +244,27 @@ class FileR2Backend(FileMultipartMixin):
                     )
                 except FileNotFoundError as exc:
                     raise InternalError() from exc
+                ahead: asyncio.Future[bytes] | None = None
                 try:
                     while True:
                         if not chunk:
                             raise InternalError()
                         remaining -= len(chunk)
-                        yield chunk
-                        if remaining <= 0:
-                            break
-                        chunk = await loop.run_in_executor(
-                            None, handle.read, min(_READ_BYTES, remaining)
+                        # Read the next chunk while this one is consumed: the thread hop overlaps
+                        # the consumer's work instead of adding to it (two chunks at most in memory).
+                        ahead = (
+                            loop.run_in_executor(None, handle.read, min(_READ_BYTES, remaining))
+                            if remaining > 0
+                            else None
                         )
+                        yield chunk
+                        if ahead is None:
+                            break
+                        chunk = await ahead
+                        ahead = None
                 finally:
+                    if ahead is not None:  # stopped early: let the read finish before closing
+                        await asyncio.wait([ahead])
                     handle.close()
                 self._unlease(blob_id)
                 index += 1
