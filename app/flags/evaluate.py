@@ -8,27 +8,11 @@ weighted split), then ``default``. A rollout the user is outside of falls throug
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from app.flags.hashing import bucket
-from app.flags.model import Condition, Flag
+from app.flags.model import Condition, Evaluation, Flag
 
 __all__ = ["Evaluation", "evaluate", "evaluate_all", "matches"]
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """``reason``: ``off``, ``target`` (users list), ``rule``, ``rollout``, ``split``, ``default``."""
-
-    key: str
-    value: Any
-    variant: str
-    reason: str
-    rule: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "variant": self.variant, "reason": self.reason}
 
 
 def _compare(condition: Condition, actual: Any) -> bool:
@@ -67,36 +51,41 @@ def matches(condition: Condition, context: Mapping[str, Any]) -> bool:
 
 
 def evaluate(flag: Flag, context: Mapping[str, Any]) -> Evaluation:
-    """The flag's value for ``context`` (``user`` is the targeting key; other keys are attributes)."""
+    """The flag's value for ``context`` (``user`` is the targeting key; other keys are attributes).
+
+    Allocation-free: every possible answer was built by ``parse_flag``.
+    """
     if not flag.enabled:
-        return Evaluation(flag.key, flag.variants[flag.off], flag.off, "off")
+        return flag.off_result  # type: ignore[return-value]
     user = context.get("user")
     user_key = user if isinstance(user, str) else ""
-    for index, rule in enumerate(flag.rules):
+    for rule in flag.rules:
         if rule.users is not None and user_key not in rule.users:
             continue
-        if rule.conditions and not all(_compare(c, context.get(c.attr)) for c in rule.conditions):
+        matched = True
+        for condition in rule.conditions:
+            if not _compare(condition, context.get(condition.attr)):
+                matched = False
+                break
+        if not matched:
             continue
-        if rule.split:
+        if rule.split_results:
             if not user_key:
                 continue
-            point = bucket(flag.salt + ":split", user_key)
-            for name, upper in rule.split:
+            point = flag.split_bucket(user_key)  # type: ignore[misc]
+            for upper, result in rule.split_results:
                 if point < upper:
-                    return Evaluation(flag.key, flag.variants[name], name, "split", index)
+                    return result
             continue  # unreachable: the weights add up to 100 %
-        assert rule.variant is not None
-        if rule.rollout_bp is not None:
-            if rule.rollout_bp >= 10_000:
-                return Evaluation(
-                    flag.key, flag.variants[rule.variant], rule.variant, "rollout", index
-                )
-            if not user_key or bucket(flag.salt, user_key) >= rule.rollout_bp:
-                continue
-            return Evaluation(flag.key, flag.variants[rule.variant], rule.variant, "rollout", index)
-        reason = "target" if rule.users is not None else "rule"
-        return Evaluation(flag.key, flag.variants[rule.variant], rule.variant, reason, index)
-    return Evaluation(flag.key, flag.variants[flag.default], flag.default, "default")
+        rollout = rule.rollout_bp
+        if (
+            rollout is not None
+            and rollout < 10_000
+            and (not user_key or flag.rollout_bucket(user_key) >= rollout)  # type: ignore[misc]
+        ):
+            continue
+        return rule.result  # type: ignore[return-value]
+    return flag.default_result  # type: ignore[return-value]
 
 
 def evaluate_all(flags: Iterable[Flag], context: Mapping[str, Any]) -> dict[str, Evaluation]:

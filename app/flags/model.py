@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app import _json
+from app.flags.hashing import Bucketer
 
 __all__ = [
     "FLAG_TYPES",
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_RULES",
     "OPERATORS",
     "Condition",
+    "Evaluation",
     "Flag",
     "FlagError",
     "Rule",
@@ -50,6 +52,21 @@ class FlagError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A flag's answer. ``reason``: ``off``, ``target`` (users list), ``rule``, ``rollout``,
+    ``split`` or ``default``; ``rule`` is the index of the rule that served it."""
+
+    key: str
+    value: Any
+    variant: str
+    reason: str
+    rule: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "variant": self.variant, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
     attr: str
     op: str
@@ -65,6 +82,9 @@ class Rule:
     variant: str | None
     rollout_bp: int | None  # basis points, 0..10000
     split: tuple[tuple[str, int], ...]  # (variant, cumulative upper bound in basis points)
+    #: Precomputed answers (evaluation allocates nothing): the variant's, and one per split arm.
+    result: Evaluation | None = None
+    split_results: tuple[tuple[int, Evaluation], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +100,10 @@ class Flag:
     description: str = ""
     version: int = 0
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    off_result: Evaluation | None = field(default=None, compare=False)
+    default_result: Evaluation | None = field(default=None, compare=False)
+    rollout_bucket: Bucketer | None = field(default=None, compare=False)
+    split_bucket: Bucketer | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The stored definition (what ``parse_flag`` accepted), with its key and version."""
@@ -148,7 +172,8 @@ def _condition(raw: Any, where: str) -> Condition:
     return Condition(attr, op, value)
 
 
-def _rule(raw: Any, variants: dict[str, Any], where: str) -> Rule:
+def _rule(key: str, index: int, raw: Any, variants: dict[str, Any]) -> Rule:
+    where = f"rules[{index}]"
     if not isinstance(raw, dict):
         raise FlagError(f"{where}: a rule is a JSON object")
     unknown = set(raw) - _RULE_FIELDS
@@ -191,7 +216,15 @@ def _rule(raw: Any, variants: dict[str, Any], where: str) -> Rule:
         variant = _variant(raw["variant"], variants, f"{where}.variant")
         if "rollout" in raw:
             rollout = _percent(raw["rollout"], f"{where}.rollout")
-    return Rule(users, conditions, variant, rollout, split)
+    if split:
+        results = tuple(
+            (upper, Evaluation(key, variants[name], name, "split", index)) for name, upper in split
+        )
+        return Rule(users, conditions, None, None, split, None, results)
+    assert variant is not None
+    reason = "rollout" if rollout is not None else "target" if users is not None else "rule"
+    result = Evaluation(key, variants[variant], variant, reason, index)
+    return Rule(users, conditions, variant, rollout, (), result)
 
 
 def parse_flag(key: str, raw: Any, version: int = 0) -> Flag:
@@ -239,9 +272,23 @@ def parse_flag(key: str, raw: Any, version: int = 0) -> Flag:
         raise FlagError("rules: must be a list")
     if len(rules_raw) > MAX_RULES:
         raise FlagError(f"rules: at most {MAX_RULES}")
-    rules = tuple(_rule(r, variants, f"rules[{i}]") for i, r in enumerate(rules_raw))
+    rules = tuple(_rule(key, i, r, variants) for i, r in enumerate(rules_raw))
     stored = {**raw, "type": kind, "enabled": enabled, "variants": variants}
     stored.update(default=default, off=off, salt=salt, rules=rules_raw, description=description)
     return Flag(
-        key, kind, enabled, dict(variants), default, off, salt, rules, description, version, stored
+        key,
+        kind,
+        enabled,
+        dict(variants),
+        default,
+        off,
+        salt,
+        rules,
+        description,
+        version,
+        stored,
+        Evaluation(key, variants[off], off, "off"),
+        Evaluation(key, variants[default], default, "default"),
+        Bucketer(salt),
+        Bucketer(salt + ":split"),
     )
