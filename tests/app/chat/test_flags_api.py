@@ -146,7 +146,7 @@ async def test_concurrent_updates_with_one_version_only_one_wins(env: Env) -> No
     statuses = sorted(status for status, _, _ in results)
     assert statuses == [200, 412, 412, 412, 412]
     winner = next(body for status, body, _ in results if status == 200)
-    status, body, _ = await op.call("GET", "/admin/flags/f")
+    _status, body, _ = await op.call("GET", "/admin/flags/f")
     assert body["flag"]["description"] == winner["flag"]["description"]
     assert body["flag"]["version"] == 2
 
@@ -158,7 +158,7 @@ async def test_concurrent_patches_without_if_match_are_all_applied(env: Env) -> 
     await asyncio.gather(
         *(op.call("PATCH", "/admin/flags/f", {"description": user}) for user in users)
     )
-    status, body, _ = await op.call("GET", "/admin/flags/f")
+    _status, body, _ = await op.call("GET", "/admin/flags/f")
     assert body["flag"]["version"] == 6
     assert len((await op.call("GET", "/admin/flags/f/history"))[1]["entries"]) == 6
 
@@ -181,7 +181,7 @@ async def test_audit_log_records_who_when_before_after(env: Env) -> None:
     assert [(e["flag"], e["action"]) for e in body["entries"]] == [("g", "delete"), ("g", "create")]
     assert body["entries"][0]["after"] is None
     older = body["entries"][1]["id"]
-    status, body, _ = await op.call("GET", f"/admin/audit?before={older}")
+    _status, body, _ = await op.call("GET", f"/admin/audit?before={older}")
     assert [(e["flag"], e["action"]) for e in body["entries"]] == [("f", "update"), ("f", "create")]
     assert (await op.call("GET", "/admin/audit?limit=0"))[0] == 400
 
