@@ -177,7 +177,7 @@ async def test_audit_log_records_who_when_before_after(env: Env) -> None:
     assert entries[1]["actor"] == "operator"
     assert entries[0]["before"]["enabled"] is True and entries[0]["after"]["enabled"] is False
     assert entries[1]["before"] is None and entries[0]["at"] == 1_800_000_000_000
-    status, body, _ = await op.call("GET", "/admin/audit?limit=2")
+    _status, body, _ = await op.call("GET", "/admin/audit?limit=2")
     assert [(e["flag"], e["action"]) for e in body["entries"]] == [("g", "delete"), ("g", "create")]
     assert body["entries"][0]["after"] is None
     older = body["entries"][1]["id"]
