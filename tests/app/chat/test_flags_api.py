@@ -170,7 +170,7 @@ async def test_audit_log_records_who_when_before_after(env: Env) -> None:
     await admin.call("PATCH", "/admin/flags/f", {"enabled": False})
     await put(op, "g", {"enabled": True})
     await op.call("DELETE", "/admin/flags/g")
-    status, body, _ = await op.call("GET", "/admin/flags/f/history")
+    _status, body, _ = await op.call("GET", "/admin/flags/f/history")
     entries = body["entries"]
     assert [e["action"] for e in entries] == ["update", "create"]
     assert entries[0]["actor"].startswith("user:u_") and entries[0]["actor"].endswith(":ada")
