@@ -1,7 +1,9 @@
-// Feature-flags admin page: list flags, flip the kill switch, change a rollout, read the audit log.
+// Feature-flags admin page (entry module of admin.html): list flags, flip the kill switch, change a rollout, read the audit log.
 // Talks to /admin/flags (docs/flags.md) with the operator token (kept in sessionStorage) or the
 // admin's session cookie. Every write sends If-Match with the version shown, so a flag someone
 // else changed meanwhile is refused (412) and the list reloads instead of overwriting it.
+
+import { rolloutOf, withRollout } from "./lib/flags.js";
 
 const $ = (selector) => document.querySelector(selector);
 const tokenKey = "edgeroom.operatorToken";
@@ -25,19 +27,6 @@ function say(text, isError = false) {
   const message = $("#message");
   message.textContent = text;
   message.className = isError ? "off" : "";
-}
-
-function rolloutOf(flag) {
-  const rule = (flag.rules ?? []).find((r) => "rollout" in r);
-  return rule ? rule.rollout : null;
-}
-
-function withRollout(flag, percent) {
-  const rules = (flag.rules ?? []).map((r) => ({ ...r }));
-  const rule = rules.find((r) => "rollout" in r);
-  if (rule) rule.rollout = percent;
-  else rules.push({ variant: "on" in (flag.variants ?? { on: true }) ? "on" : flag.default, rollout: percent });
-  return rules;
 }
 
 function cell(...children) {
