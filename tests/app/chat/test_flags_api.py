@@ -305,3 +305,23 @@ async def test_typing_indicators_flag_silences_typing_when_off(env: Env) -> None
     await b.recv("flags.changed")
     a.send(type="typing", active=True)
     assert [f for f in await b.quiet() if f["type"] == "typing"] == []
+
+
+async def test_a_failed_kv_write_changes_nothing_and_leaves_no_audit_row(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = operator(env)
+    await put(op, "f", {"enabled": True})
+
+    async def broken_put(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("KV is down")
+
+    monkeypatch.setattr(env.FLAGS, "put", broken_put)
+    status, body, _ = await op.call("PATCH", "/admin/flags/f", {"enabled": False})
+    assert (status, body["error"]["code"]) == (503, "unavailable")
+    monkeypatch.undo()
+    status, body, _ = await op.call("GET", "/admin/flags/f")
+    assert (body["flag"]["enabled"], body["flag"]["version"]) == (True, 1)
+    assert len((await op.call("GET", "/admin/audit"))[1]["entries"]) == 1
+    status, body, _ = await op.call("PATCH", "/admin/flags/f", {"enabled": False})
+    assert (status, body["flag"]["version"]) == (200, 2)
