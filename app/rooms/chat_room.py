@@ -115,6 +115,7 @@ class ChatRoom(DurableObject):
             epoch = secrets.token_hex(8)
             kv.put("epoch", epoch)
         self.room = kv.get("room") or ""
+        self.flags = Snapshot.from_json(kv.get("flags"))  # survives hibernation; pushes update it
         head = int(kv.get("head") or 0)
         rows = sql.exec(
             f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?", DEFAULT_WINDOW
@@ -492,6 +493,11 @@ class ChatRoom(DurableObject):
         snapshot = Snapshot.from_json(data)
         if snapshot.version < self.flags.version:
             return False
+        if snapshot.version > self.flags.version:
+            try:
+                self.ctx.storage.kv.put("flags", data)
+            except Exception:  # too large to keep: a wake waits for the next push or hello
+                log.warning("flag set not kept", extra={"room": self.room}, exc_info=True)
         self.flags = snapshot
         return True
 

@@ -325,3 +325,25 @@ async def test_a_failed_kv_write_changes_nothing_and_leaves_no_audit_row(
     assert len((await op.call("GET", "/admin/audit"))[1]["entries"]) == 1
     status, body, _ = await op.call("PATCH", "/admin/flags/f", {"enabled": False})
     assert (status, body["flag"]["version"]) == (200, 2)
+
+
+async def test_a_hibernated_room_keeps_its_flags_and_still_gets_pushes(env: Env) -> None:
+    op = operator(env)
+    await put(op, "message-edits", {"enabled": False})
+    ann = await sign_up(env, "ann")
+    a = await ann.connect("lobby")
+    await a.hello()
+    a.send(type="chat.send", nonce="m1", text="typo")
+    await a.recv("chat.ack")
+    env.clock.advance(1)
+    await env.clock.settle(50)
+    env.clock.advance(30)
+    await env.clock.settle(50)
+    await asyncio.sleep(0.05)
+    assert env.ROOMS.live_instances == 0  # evicted, the socket still open
+    a.send(type="chat.edit", nonce="e1", target=1, text="fixed")
+    assert (await a.recv("error"))["code"] == "disabled"
+    await op.call("PATCH", "/admin/flags/message-edits", {"enabled": True})
+    assert (await a.recv("flags.changed"))["values"] == {"message-edits": True}
+    a.send(type="chat.edit", nonce="e2", target=1, text="fixed")
+    assert (await a.recv("chat.edited"))["text"] == "fixed"
