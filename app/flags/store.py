@@ -7,8 +7,9 @@ document, so a reader sees a whole flag set or the previous one, never half an u
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from app import _json
 from app.clock import now_ms
@@ -18,6 +19,7 @@ from app.flags.model import Flag, FlagError, parse_flag
 __all__ = [
     "CACHE_MS",
     "KV_KEY",
+    "PerBinding",
     "Snapshot",
     "context_for",
     "evaluated",
@@ -26,6 +28,7 @@ __all__ = [
     "merge_patch",
 ]
 
+T = TypeVar("T")
 KV_KEY = "flags"
 #: How long an isolate trusts its copy before reading KV again; pushes bypass it.
 CACHE_MS = 1000
@@ -55,21 +58,43 @@ class Snapshot:
         }
 
 
-_cache: dict[int, tuple[Snapshot, int]] = {}
+class PerBinding(Generic[T]):
+    """Values kept per binding object (per env), never shared between two envs.
+
+    Weak keys where the binding allows it (a closed env's entries go with it); otherwise the
+    binding's id (Pyodide proxies), which is stable for an isolate's one env.
+    """
+
+    def __init__(self) -> None:
+        self._weak: weakref.WeakKeyDictionary[Any, T] = weakref.WeakKeyDictionary()
+        self._by_id: dict[int, T] = {}
+
+    def get(self, binding: Any) -> T | None:
+        try:
+            return self._weak.get(binding)
+        except TypeError:
+            return self._by_id.get(id(binding))
+
+    def set(self, binding: Any, value: T) -> None:
+        try:
+            self._weak[binding] = value
+        except TypeError:
+            self._by_id[id(binding)] = value
+
+
+_cache: PerBinding[tuple[Snapshot, int]] = PerBinding()
 
 
 def install(env: Any, snapshot: Snapshot) -> None:
     """Use ``snapshot`` in this isolate now (after a write or a push), unless a newer one is held."""
-    key = id(env.FLAGS)
-    held = _cache.get(key)
+    held = _cache.get(env.FLAGS)
     if held is None or held[0].version <= snapshot.version:
-        _cache[key] = (snapshot, now_ms(env))
+        _cache.set(env.FLAGS, (snapshot, now_ms(env)))
 
 
 async def load(env: Any) -> Snapshot:
     """The flag set: this isolate's copy if younger than ``CACHE_MS``, else read from KV."""
-    key = id(env.FLAGS)
-    held = _cache.get(key)
+    held = _cache.get(env.FLAGS)
     now = now_ms(env)
     if held is not None and now - held[1] < CACHE_MS:
         return held[0]
@@ -77,7 +102,7 @@ async def load(env: Any) -> Snapshot:
     snapshot = Snapshot.from_json(_json.loads(text)) if text else Snapshot()
     if held is not None and held[0].version > snapshot.version:
         snapshot = held[0]  # KV may lag behind a push this isolate already applied
-    _cache[key] = (snapshot, now)
+    _cache.set(env.FLAGS, (snapshot, now))
     return snapshot
 
 

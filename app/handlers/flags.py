@@ -15,7 +15,7 @@ from app._runtime import Request, Response
 from app.clock import now_ms
 from app.flags.evaluate import evaluate
 from app.flags.model import FlagError, validate_key
-from app.flags.store import Snapshot, context_for, install, load
+from app.flags.store import PerBinding, Snapshot, context_for, install, load
 from app.httputil import HttpError, is_same_origin, query_params, read_json
 from app.rooms.flags_hub import HUB_NAME
 from app.sessions import session_from_request
@@ -35,6 +35,9 @@ __all__ = [
 
 _ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,15})"?$')
 MAX_AUDIT_PAGE = 200
+#: Exposures this isolate already wrote, so a page that polls does not write D1 each time.
+_exposed: PerBinding[set[tuple[str, str, str]]] = PerBinding()
+MAX_REMEMBERED_EXPOSURES = 100_000
 
 
 async def require_operator(env: Any, request: Request) -> str:
@@ -227,6 +230,12 @@ async def client_flags(request: Request, env: Any, ctx: Any) -> Response:
         values[key] = result.value
         if result.reason == "split" and session is not None:
             exposures.append((key, result.variant))
+    seen = _exposed.get(env.DB)
+    if seen is None or len(seen) > MAX_REMEMBERED_EXPOSURES:
+        seen = set()
+        _exposed.set(env.DB, seen)
+    if session is not None:
+        exposures = [(k, v) for k, v in exposures if (k, v, session.user_id) not in seen]
     if exposures:
         statement = env.DB.prepare(
             "INSERT INTO flag_exposures (flag, variant, user_id, first_at) VALUES (?, ?, ?, ?)"
@@ -235,6 +244,7 @@ async def client_flags(request: Request, env: Any, ctx: Any) -> Response:
         now = now_ms(env)
         assert session is not None
         await env.DB.batch([statement.bind(k, v, session.user_id, now) for k, v in exposures])
+        seen.update((k, v, session.user_id) for k, v in exposures)
     return Response.json(
         {"version": snapshot.version, "values": values}, headers={"cache-control": "no-store"}
     )
