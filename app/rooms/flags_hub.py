@@ -96,7 +96,7 @@ class FlagsHub(DurableObject):
                 )
             self._snapshot = new
         await self._push(new)
-        return _result(answer["status"], flag=after, version=version)
+        return _result(answer["status"], flag=after, version=version, snapshot=new)
 
     # -- the steps of a change ------------------------------------------------------------------------
     def _change(
