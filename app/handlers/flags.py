@@ -35,6 +35,8 @@ __all__ = [
 
 _ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,15})"?$')
 MAX_AUDIT_PAGE = 200
+#: A definition with a long users list is larger than the API's usual 64 KiB.
+MAX_DEFINITION_BYTES = 512 * 1024
 #: Exposures this isolate already wrote, so a page that polls does not write D1 each time.
 _exposed: PerBinding[set[tuple[str, str, str]]] = PerBinding()
 MAX_REMEMBERED_EXPOSURES = 100_000
@@ -118,7 +120,7 @@ async def admin_get(request: Request, env: Any, ctx: Any, key: str) -> Response:
 async def _apply(request: Request, env: Any, op: str, key: str) -> Response:
     actor = await require_operator(env, request)
     key = _key(key)
-    body = await read_json(request) if op != "delete" else None
+    body = await read_json(request, MAX_DEFINITION_BYTES) if op != "delete" else None
     if_match = _version_header(request, "if-match")
     create_only = (request.headers.get("if-none-match") or "").strip() == "*"
     answer = await _hub(env).apply(op, key, body, if_match, create_only, actor)

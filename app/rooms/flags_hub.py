@@ -135,6 +135,9 @@ class FlagsHub(DurableObject):
                 f"flag {key!r} changed since version {if_match}: {found}",
                 current=None if current is None else current["version"],
             )
+        named = (body or {}).get("key")
+        if named is not None and named != key:
+            return _error(400, "invalid_flag", f"key: the body names {named!r}, the URL {key!r}")
         if op == "delete":
             return {"status": 200, "before": current, "after": None, "action": "delete"}
         definition = body if op == "put" else merge_patch(current, body or {})

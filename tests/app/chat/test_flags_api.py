@@ -120,6 +120,7 @@ async def test_bad_input_is_a_specific_4xx_and_changes_nothing(env: Env) -> None
         ("PATCH", "/admin/flags/f", {"rules": [{"variant": "maybe"}]}, {}, 400, "invalid_flag"),
         ("PATCH", "/admin/flags/f", {"enabled": True}, {"if-match": "v1"}, 400, "bad_precondition"),
         ("PATCH", "/admin/flags/f", [1], {}, 400, "bad_request"),
+        ("PUT", "/admin/flags/f", {"key": "g"}, {"if-match": "1"}, 400, "invalid_flag"),
         ("PATCH", "/admin/flags/f", {"enabled": True}, {"if-match": '"7"'}, 412, "stale_version"),
     ]
     for method, path, body, headers, status, code in cases:
