@@ -46,6 +46,7 @@ from app.chat.stream import DEFAULT_WINDOW, Recovery, SendOutcome, StreamEvent, 
 from app.clock import now_ms
 from app.flags.evaluate import evaluate
 from app.flags.store import Snapshot, context_for, evaluated
+from app.rooms.flags_hub import HUB_NAME
 
 __all__ = ["CONNECTION_LIMIT", "IP_LIMIT", "LIMITS", "USER_LIMIT", "ChatRoom"]
 
@@ -483,7 +484,7 @@ class ChatRoom(DurableObject):
         if self._flags_registered:
             return
         try:
-            hub = self.env.FLAGS_HUB.getByName("global")
+            hub = self.env.FLAGS_HUB.getByName(HUB_NAME)
             self._apply_flags(await hub.register(self.ctx.id.toString()))
             self._flags_registered = True
         except Exception:  # flags are not worth refusing a connection for: defaults apply
