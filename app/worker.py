@@ -11,13 +11,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app._runtime import Request, Response, WorkerEntrypoint
-from app.handlers import auth, rooms
+from app.handlers import auth, flags, rooms
 from app.httputil import HttpError, error_response
 from app.rooms.chat_room import ChatRoom
+from app.rooms.flags_hub import FlagsHub
 from app.rooms.rate_limiter import RateLimiter
 from app.routing import Router
 
-__all__ = ["ChatRoom", "Default", "RateLimiter"]
+__all__ = ["ChatRoom", "Default", "FlagsHub", "RateLimiter"]
 
 VERSION = "0.1.0"
 log = logging.getLogger("edgeroom.app")
@@ -44,6 +45,16 @@ ROUTES.add("GET", "/api/rooms/{room}/search", rooms.search)
 ROUTES.add("POST", "/api/rooms/{room}/invites", rooms.create_invite)
 ROUTES.add("GET", "/api/rooms/{room}/ws", rooms.websocket)
 ROUTES.add("GET", "/i/{code}", rooms.follow_invite)
+# Feature flags (docs/flags.md)
+ROUTES.add("GET", "/api/flags", flags.client_flags)
+ROUTES.add("GET", "/admin/flags", flags.admin_list)
+ROUTES.add("GET", "/admin/audit", flags.admin_audit)
+ROUTES.add("GET", "/admin/flags/{key}", flags.admin_get)
+ROUTES.add("PUT", "/admin/flags/{key}", flags.admin_put)
+ROUTES.add("PATCH", "/admin/flags/{key}", flags.admin_patch)
+ROUTES.add("DELETE", "/admin/flags/{key}", flags.admin_delete)
+ROUTES.add("GET", "/admin/flags/{key}/history", flags.admin_history)
+ROUTES.add("GET", "/admin/flags/{key}/results", flags.admin_results)
 
 
 class Default(WorkerEntrypoint):

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "primitives.d1.cli",
     "primitives.kv.cli",
     "primitives.r2.cli",
+    "primitives.runtime.flags_cli",
 )
 
 

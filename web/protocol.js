@@ -5,8 +5,9 @@ export const CLIENT_TYPES = ["hello", "chat.send", "chat.edit", "chat.delete", "
 export const SERVER_TYPES = [
   "welcome", "chat.message", "chat.edited", "chat.deleted", "chat.ack",
   "presence.join", "presence.leave", "typing", "resumed", "pong", "error",
+  "flags.changed", // feature flags (docs/flags.md)
 ];
-export const ERROR_CODES = ["bad_json", "bad_message", "too_long", "rate_limited", "not_author", "not_found", "bad_nonce"];
+export const ERROR_CODES = ["bad_json", "bad_message", "too_long", "rate_limited", "not_author", "not_found", "bad_nonce", "disabled"];
 
 export const MAX_TEXT_CHARS = 4000;
 export const MAX_FRAME_BYTES = 16 * 1024;

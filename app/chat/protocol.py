@@ -52,6 +52,8 @@ SERVER_TYPES = (
     "resumed",
     "pong",
     "error",
+    # Feature flags (docs/flags.md)
+    "flags.changed",
 )
 ERROR_CODES = (
     "bad_json",
@@ -61,6 +63,7 @@ ERROR_CODES = (
     "not_author",
     "not_found",
     "bad_nonce",
+    "disabled",
 )
 
 

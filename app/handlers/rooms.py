@@ -281,6 +281,7 @@ async def websocket(request: Request, env: Any, ctx: Any, room: str) -> Response
             "x-edgeroom-name": session.name,
             "x-edgeroom-room": room,
             "x-edgeroom-ip": client_ip(request),
+            "x-edgeroom-guest": "1" if session.guest else "0",
         },
     )
     response: Response = await _stub(env, room, private).fetch(forwarded)

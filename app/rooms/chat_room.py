@@ -41,6 +41,9 @@ from app.chat.protocol import (
 )
 from app.chat.stream import DEFAULT_WINDOW, Recovery, SendOutcome, StreamEvent, StreamState
 from app.clock import now_ms
+from app.flags.evaluate import evaluate
+from app.flags.store import Snapshot, context_for, evaluated
+from app.rooms.flags_hub import HUB_NAME
 from app.rooms.history import history_statements, load_events
 from app.rooms.limits import LIMITS, MAX_REFUSALS, RoomLimits
 
@@ -72,6 +75,9 @@ class ChatRoom(DurableObject):
         self.limits = RoomLimits(env.LIMITERS)
         self._drain_failures = 0
         self._socket_tails: dict[Any, asyncio.Future[None]] = {}
+        # Feature flags (docs/flags.md): pushed by FlagsHub once this room has registered.
+        self.flags = Snapshot()
+        self._flags_registered = False
         self.ctx.blockConcurrencyWhile(self._load)
 
     # -- loading ---------------------------------------------------------------------------------
@@ -85,6 +91,7 @@ class ChatRoom(DurableObject):
             epoch = secrets.token_hex(8)
             kv.put("epoch", epoch)
         self.room = kv.get("room") or ""
+        self.flags = Snapshot.from_json(kv.get("flags"))  # survives hibernation; pushes update it
         head = int(kv.get("head") or 0)
         rows = sql.exec(
             f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?", DEFAULT_WINDOW
@@ -123,6 +130,7 @@ class ChatRoom(DurableObject):
                 "user": user,
                 "name": name,
                 "ip": headers.get("x-edgeroom-ip") or "unknown",
+                "guest": headers.get("x-edgeroom-guest") == "1",
                 "device": None,
                 "ready": False,
                 "bucket": None,
@@ -229,9 +237,13 @@ class ChatRoom(DurableObject):
             recovery = await self._recover(message.point)
             ws.send(encode("resumed", **self._recovery_fields(recovery)))
         elif isinstance(message, Typing):
+            if not self._feature("typing-indicators", info):
+                return
             if self.typing.update(info["user"], message.active, now_ms(self.env)):
                 self._broadcast_typing(info, message.active, exclude=ws)
         elif isinstance(message, ChatSend | ChatEdit | ChatDelete):
+            if isinstance(message, ChatEdit) and not self._feature("message-edits", info):
+                raise ProtocolError("disabled", "message edits are turned off", nonce=message.nonce)
             await self._write(ws, info, message)
 
     # -- joining ----------------------------------------------------------------------------------------
@@ -240,6 +252,7 @@ class ChatRoom(DurableObject):
             raise ProtocolError(
                 "bad_message", "hello was already received; send resume to catch up"
             )
+        await self._register_for_flags()
         recovery = await self._recover(message.resume)
         # No await from here on: the welcome covers every event up to the head, and this socket
         # starts receiving broadcasts (it is marked ready) in the same step as the welcome is sent.
@@ -256,6 +269,7 @@ class ChatRoom(DurableObject):
                 roster=self.presence.roster(),
                 typing=self.typing.active(now),
                 limits=LIMITS,
+                flags={"version": self.flags.version, "values": self._flag_values(info)},
                 **self._recovery_fields(recovery),
             )
         )
@@ -394,6 +408,64 @@ class ChatRoom(DurableObject):
             expires_in=TYPING_EXPIRES_MS,
         )
         self._broadcast(frame, exclude=exclude)
+
+    # -- feature flags --------------------------------------------------------------------------------
+    async def _register_for_flags(self) -> None:
+        """Once per wake: ask FlagsHub for pushes (the answer is the current flag set)."""
+        if self._flags_registered:
+            return
+        try:
+            hub = self.env.FLAGS_HUB.getByName(HUB_NAME)
+            self._apply_flags(await hub.register(self.ctx.id.toString()))
+            self._flags_registered = True
+        except Exception:  # flags are not worth refusing a connection for: defaults apply
+            log.warning("flags hub unreachable", extra={"room": self.room}, exc_info=True)
+
+    def _apply_flags(self, data: Any) -> bool:
+        snapshot = Snapshot.from_json(data)
+        if snapshot.version < self.flags.version:
+            return False
+        if snapshot.version > self.flags.version:
+            try:
+                self.ctx.storage.kv.put("flags", data)
+            except Exception:  # too large to keep: a wake waits for the next push or hello
+                log.warning("flag set not kept", extra={"room": self.room}, exc_info=True)
+        self.flags = snapshot
+        return True
+
+    def _flag_context(self, info: dict[str, Any]) -> dict[str, Any]:
+        return context_for(info.get("user"), info.get("guest"), self.room)
+
+    def _flag_values(self, info: dict[str, Any]) -> dict[str, Any]:
+        return evaluated(self.flags, self._flag_context(info))
+
+    def _feature(self, key: str, info: dict[str, Any]) -> bool:
+        """A feature behind flag ``key`` is on unless the flag exists and says otherwise."""
+        flag = self.flags.flags.get(key)
+        return flag is None or bool(evaluate(flag, self._flag_context(info)).value)
+
+    async def flags_changed(self, data: dict[str, Any]) -> int:
+        """RPC from FlagsHub: apply a new flag set and tell every joined socket its values.
+
+        Answers the number of sockets; 0 tells the hub to stop pushing until someone joins.
+        """
+        sockets = self.ctx.getWebSockets()
+        if not sockets:
+            self._flags_registered = False
+        if not self._apply_flags(data):
+            return len(sockets)
+        for ws in sockets:
+            info = ws.deserializeAttachment()
+            if not info or not info.get("ready"):
+                continue
+            frame = encode(
+                "flags.changed", version=self.flags.version, values=self._flag_values(info)
+            )
+            try:
+                ws.send(frame)
+            except Exception:
+                continue
+        return len(sockets)
 
     # -- the outbox ----------------------------------------------------------------------------------
     def _schedule_drain(self, delay_ms: int) -> None:

@@ -206,3 +206,16 @@ test("session asks again when a resume gets no answer, and stops once resumed", 
   assert.equal(resumes(), 2);
   assert.deepEqual(session.stream.ordered().map((m) => m.seq), [1, 2, 3, 4]);
 });
+
+test("session keeps the newest feature flags from welcome and flags.changed", () => {
+  const { session, changes } = setup();
+  session.onOpen();
+  assert.equal(session.feature("message-edits"), true); // no flag: the feature is on
+  session.onFrame(welcome({ flags: { version: 3, values: { "message-edits": false, "page-size": 50 } } }));
+  assert.equal(session.feature("message-edits"), false);
+  assert.ok(changes.includes("flags"));
+  session.onFrame({ type: "flags.changed", version: 4, values: { "message-edits": true } });
+  assert.equal(session.feature("message-edits"), true);
+  session.onFrame({ type: "flags.changed", version: 2, values: { "message-edits": false } });
+  assert.deepEqual(session.flags, { version: 4, values: { "message-edits": true } });
+});

@@ -26,6 +26,7 @@ export class RoomSession {
     this.stream = new RoomStream();
     this.pending = new PendingQueue({ storage, key: `edgeroom.pending.${room}`, now });
     this.roster = new Map(); // user -> {name, devices}
+    this.flags = null; // feature flags: {version, values} from welcome and flags.changed
     this.typing = new TypingBoard({ now });
     this.typingSender = new TypingSender({ send: (frame) => (this.live ? this.send(frame) : false), now });
     this.me = null;
@@ -79,11 +80,26 @@ export class RoomSession {
         return this._presence(frame);
       case "typing":
         return this._typing(frame);
+      case "flags.changed": // feature flags (docs/flags.md)
+        return this._flags(frame);
       case "error":
         return this._error(frame);
       default:
         return undefined; // pong and anything newer than this client
     }
+  }
+
+  /** Feature flags evaluated for this user: `{version, values: {key: value}}`; older versions are ignored. */
+  _flags(update) {
+    const version = Number.isInteger(update.version) ? update.version : 0;
+    if (this.flags && version < this.flags.version) return;
+    this.flags = { version, values: update.values && typeof update.values === "object" ? update.values : {} };
+    this.onChange("flags");
+  }
+
+  /** A feature behind a boolean flag is on unless the flag says otherwise. */
+  feature(key) {
+    return this.flags?.values?.[key] !== false;
   }
 
   _welcome(frame) {
@@ -97,6 +113,7 @@ export class RoomSession {
       if (user !== this.me?.user) this.typing.update({ user, name: this.roster.get(user)?.name ?? user, active: true });
     }
     this.live = true;
+    if (frame.flags) this._flags(frame.flags);
     this._recovery(frame);
     for (const item of this.pending.dropStale(this.stream.epoch)) {
       this._notice(`Your ${item.kind === "edit" ? "edit" : "delete"} was dropped: the room's history was reset.`);

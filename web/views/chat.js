@@ -273,12 +273,27 @@ export function chatView({ room, session, api, sharePrivateLink = false }) {
         renderHint();
       }
     } else if (kind === "typing") {
-      typingLine.textContent = session.typing.label();
+      typingLine.textContent = session.feature("typing-indicators") ? session.typing.label() : "";
+    } else if (kind === "flags") {
+      applyFlags();
     } else if (kind === "notice") {
       renderNotices();
     } else if (kind === "blocked") {
       renderHint();
     }
+  }
+
+  /** Feature flags: each boolean flag that is off adds `flag-<key>-off` to the view (style.css hides
+   * what it gates); `data-flags-version` tells tests which version the page shows. */
+  function applyFlags() {
+    const values = session.flags?.values ?? {};
+    for (const name of [...section.classList]) if (name.startsWith("flag-")) section.classList.remove(name);
+    for (const [key, value] of Object.entries(values)) {
+      if (value === false) section.classList.add(`flag-${key}-off`);
+    }
+    section.dataset.flagsVersion = String(session.flags?.version ?? 0);
+    if (!session.feature("message-edits") && editing) cancelEdit();
+    typingLine.textContent = session.feature("typing-indicators") ? session.typing.label() : "";
   }
 
   /** The connection status changed. */

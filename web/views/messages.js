@@ -52,7 +52,7 @@ export function messageList({ session, onEdit, onDelete }) {
     const li = h("li", { class: `msg${own ? " own" : ""}${continued ? " continued" : ""}${message.deleted ? " deleted" : ""}`, dataset: { seq: String(message.seq) } }, head, body, tags);
     if (own && !message.deleted && !change) {
       const actions = h("div", { class: "msg-actions", hidden: true },
-        h("button", { type: "button", onclick: () => { closeMenu(); onEdit(message); } }, "Edit"),
+        h("button", { type: "button", class: "edit-action", onclick: () => { closeMenu(); onEdit(message); } }, "Edit"),
         h("button", { type: "button", class: "danger", onclick: () => { closeMenu(); onDelete(message); } }, "Delete"));
       const more = h("button", { type: "button", class: "msg-more", "aria-expanded": "false", "aria-label": `Actions for your message at ${formatTime(message.ts)}` }, "⋯");
       more.addEventListener("click", () => {
