@@ -11,11 +11,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app._runtime import Request, Response, WorkerEntrypoint
-from app.handlers import auth, rooms
+from app.handlers import auth, files, rooms, uploads
 from app.httputil import HttpError, error_response
 from app.rooms.chat_room import ChatRoom
 from app.rooms.rate_limiter import RateLimiter
 from app.routing import Router
+from app.uploads.store import sweep
 
 __all__ = ["ChatRoom", "Default", "RateLimiter"]
 
@@ -45,6 +46,15 @@ ROUTES.add("POST", "/api/rooms/{room}/invites", rooms.create_invite)
 ROUTES.add("GET", "/api/rooms/{room}/ws", rooms.websocket)
 ROUTES.add("GET", "/i/{code}", rooms.follow_invite)
 
+# Uploads (docs/uploads.md).
+ROUTES.add("POST", "/api/uploads", uploads.create_upload)
+ROUTES.add("GET", "/api/uploads", uploads.list_uploads)
+ROUTES.add("GET", "/api/uploads/{file_id}", uploads.get_upload)
+ROUTES.add("DELETE", "/api/uploads/{file_id}", uploads.delete_upload)
+ROUTES.add("GET", "/files/{file_id}", files.download)
+ROUTES.add("GET", "/files/{file_id}/{variant}", files.download_variant)
+# End of uploads.
+
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Request) -> Response:
@@ -62,3 +72,9 @@ class Default(WorkerEntrypoint):
             return await handler(request, self.env, self.ctx, **found)
         except HttpError as exc:
             return exc.response()
+
+    async def scheduled(self, controller: Any) -> None:
+        """Cron: finish half-done upload deletes and remove abandoned uploads."""
+        swept = await sweep(self.env)
+        if swept:
+            log.info("swept %d uploads", swept)

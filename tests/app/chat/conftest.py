@@ -17,7 +17,7 @@ from primitives.env import Env
 from primitives.websocket import CloseEvent, MessageEvent, WebSocket
 
 ROOT = Path(__file__).parents[3]
-MEMORY = {name: "memory:" for name in ("SESSIONS", "INVITES", "DB", "ROOMS", "LIMITERS")}
+MEMORY = {name: "memory:" for name in ("SESSIONS", "INVITES", "DB", "ROOMS", "LIMITERS", "UPLOADS")}
 
 
 @pytest.fixture
