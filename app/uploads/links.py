@@ -76,7 +76,7 @@ def content_disposition(disposition: str, filename: str) -> str:
     return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     """A single ``bytes=`` range as ``(offset, length)``; ``None`` to send it all; ``False`` if unsatisfiable.
 
     Several ranges or a malformed header are ignored (the whole file is sent), as RFC 9110 allows.
