@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from email.message import Message
+from urllib.parse import unquote_to_bytes
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -55,21 +55,31 @@ class PartEnd:
 Event = PartStart | PartData | PartEnd
 
 
+_PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
 def _params(value: str) -> tuple[str, dict[str, str]]:
-    """A header value's main value and parameters (RFC 2231 ``filename*`` decoded)."""
-    message = Message()
-    message["x"] = value
-    main = message.get_content_type() if "/" in value.split(";")[0] else value.split(";")[0]
+    """A header value's main value and lower-cased parameters (RFC 2231 ``name*`` decoded)."""
+    main, sep, rest = value.partition(";")
     params: dict[str, str] = {}
-    for key, raw in message.get_params(header="x", unquote=True)[1:]:
-        if isinstance(raw, tuple):
-            charset, _, text = raw
+    rest = sep + rest
+    position = 0
+    while position < len(rest.rstrip()):
+        found = _PARAM.match(rest, position)
+        if found is None:
+            raise MultipartError("bad_multipart", "a header's parameters are malformed")
+        position = found.end()
+        key, raw = found.group(1).lower(), found.group(2).strip()
+        if raw.startswith('"'):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        if key.endswith("*"):
+            charset, _, encoded = raw.partition("'")
+            _, _, encoded = encoded.partition("'")
             try:
-                params[key.lower()] = text.encode("latin-1").decode(charset or "utf-8")
+                raw = unquote_to_bytes(encoded).decode(charset or "utf-8")
             except (LookupError, UnicodeError):
                 raise MultipartError("bad_multipart", "a part header is not decodable") from None
-        else:
-            params[key.lower()] = str(raw)
+        params[key] = raw
     return main.strip().lower(), params
 
 
