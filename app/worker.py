@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app._runtime import Request, Response, WorkerEntrypoint
-from app.handlers import auth, files, rooms, uploads
+from app.handlers import auth, files, resumable, rooms, uploads
 from app.httputil import HttpError, error_response
 from app.rooms.chat_room import ChatRoom
 from app.rooms.rate_limiter import RateLimiter
@@ -47,6 +47,11 @@ ROUTES.add("GET", "/api/rooms/{room}/ws", rooms.websocket)
 ROUTES.add("GET", "/i/{code}", rooms.follow_invite)
 
 # Uploads (docs/uploads.md).
+ROUTES.add("POST", "/api/uploads/multipart", resumable.create)
+ROUTES.add("GET", "/api/uploads/multipart/{file_id}", resumable.status)
+ROUTES.add("PUT", "/api/uploads/multipart/{file_id}/parts/{number}", resumable.upload_part)
+ROUTES.add("POST", "/api/uploads/multipart/{file_id}/complete", resumable.complete)
+ROUTES.add("DELETE", "/api/uploads/multipart/{file_id}", resumable.abort)
 ROUTES.add("POST", "/api/uploads", uploads.create_upload)
 ROUTES.add("GET", "/api/uploads", uploads.list_uploads)
 ROUTES.add("GET", "/api/uploads/{file_id}", uploads.get_upload)

@@ -10,6 +10,7 @@ __all__ = [
     "SNIFF_BYTES",
     "Sniffed",
     "TextValidator",
+    "has_control_bytes",
     "looks_like_markup",
     "sniff",
 ]
@@ -72,6 +73,11 @@ def sniff(head: bytes) -> Sniffed | None:
     if _is_text(head):
         return Sniffed("text", "text/plain; charset=utf-8")
     return None
+
+
+def has_control_bytes(chunk: bytes) -> bool:
+    """Whether ``chunk`` holds a C0 control (other than tab, LF, FF, CR) or DEL."""
+    return _CONTROL.search(chunk) is not None
 
 
 def _is_text(head: bytes) -> bool:
