@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import pytest
 
 from primitives.env import Env
-from tests.app.uploads.conftest import image_bytes, r2_keys, raw, rows, sign_up
+from tests.app.uploads.conftest import Client, image_bytes, r2_keys, raw, rows, sign_up
 
 MiB = 1024 * 1024
 PART = 5 * MiB
 
 
-async def create(client: object, **body: object) -> dict[str, object]:
+async def create(client: Client, **body: object) -> dict[str, Any]:
     status, answer, _ = await raw(
         client, "POST", "/api/uploads/multipart", json.dumps({"part_size": PART, **body})
     )  # type: ignore[arg-type]
@@ -26,7 +27,7 @@ async def test_resumed_upload_completes(env: Env) -> None:
     alice = await sign_up(env, "alice")
     data = b"line of text\n" * (PART * 2 // 13 + 1000)
     created = await create(alice, name="log.txt")
-    file_id = created["upload"]["id"]  # type: ignore[index]
+    file_id = created["upload"]["id"]
     base = f"/api/uploads/multipart/{file_id}"
     pieces = [data[at : at + PART] for at in range(0, len(data), PART)]
     assert len(pieces) == 3
@@ -58,7 +59,7 @@ async def test_resumed_upload_completes(env: Env) -> None:
 
 async def test_resumable_image_gets_variants(env: Env) -> None:
     alice = await sign_up(env, "alice")
-    file_id = (await create(alice))["upload"]["id"]  # type: ignore[index]
+    file_id = (await create(alice))["upload"]["id"]
     base = f"/api/uploads/multipart/{file_id}"
     assert (await raw(alice, "PUT", f"{base}/parts/1", image_bytes(800, 600, "JPEG")))[0] == 200
     status, answer, _ = await raw(alice, "POST", f"{base}/complete")
@@ -80,14 +81,14 @@ async def test_upload_part_rejects(
     env: Env, path: str, body: bytes, status: int, code: str
 ) -> None:
     alice = await sign_up(env, "alice")
-    file_id = (await create(alice))["upload"]["id"]  # type: ignore[index]
+    file_id = (await create(alice))["upload"]["id"]
     got, answer, _ = await raw(alice, "PUT", f"/api/uploads/multipart/{file_id}{path}", body)
     assert (got, answer["error"]["code"]) == (status, code)
 
 
 async def test_complete_rejects_short_middle_parts(env: Env) -> None:
     alice = await sign_up(env, "alice")
-    file_id = (await create(alice))["upload"]["id"]  # type: ignore[index]
+    file_id = (await create(alice))["upload"]["id"]
     base = f"/api/uploads/multipart/{file_id}"
     await raw(alice, "PUT", f"{base}/parts/1", b"a" * 100)
     await raw(alice, "PUT", f"{base}/parts/2", b"b" * 100)
@@ -99,7 +100,7 @@ async def test_complete_rejects_short_middle_parts(env: Env) -> None:
 
 async def test_abort_and_other_users(env: Env) -> None:
     alice, bob = await sign_up(env, "alice"), await sign_up(env, "bob")
-    file_id = (await create(alice))["upload"]["id"]  # type: ignore[index]
+    file_id = (await create(alice))["upload"]["id"]
     base = f"/api/uploads/multipart/{file_id}"
     await raw(alice, "PUT", f"{base}/parts/1", b"a" * 100)
     status, answer, _ = await raw(bob, "PUT", f"{base}/parts/2", b"b")
