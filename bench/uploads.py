@@ -24,11 +24,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from primitives.cli import main as edgeroom  # noqa: E402
-from primitives.clock import SystemClock  # noqa: E402
-from primitives.r2 import R2Bucket, open_r2_backend  # noqa: E402
-from primitives.runtime import create_app, serve_in_thread  # noqa: E402
-from tests.e2e.test_r2_http import PeakRSS  # noqa: E402
+from primitives.cli import main as edgeroom
+from primitives.clock import SystemClock
+from primitives.r2 import R2Bucket, open_r2_backend
+from primitives.runtime import create_app, serve_in_thread
+from tests.e2e.test_r2_http import PeakRSS
 
 MiB = 1024 * 1024
 CONFIG = Path(__file__).parents[1] / "wrangler.toml"
