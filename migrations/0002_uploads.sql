@@ -38,3 +38,6 @@ CREATE TABLE app_secrets (
     value TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
+
+-- Chat attachments: a message's resolved uploads as JSON (written by each room's outbox).
+ALTER TABLE messages ADD COLUMN attachments TEXT;

@@ -44,6 +44,7 @@ from app.chat.protocol import (
 from app.chat.ratelimit import TokenBucket
 from app.chat.stream import DEFAULT_WINDOW, Recovery, SendOutcome, StreamEvent, StreamState
 from app.clock import now_ms
+from app.uploads.attachments import resolve_attachments
 
 __all__ = ["CONNECTION_LIMIT", "IP_LIMIT", "LIMITS", "USER_LIMIT", "ChatRoom"]
 
@@ -83,7 +84,9 @@ _SCHEMA = (
     " drained INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS events_undrained ON events (drained, seq)",
 )
-_EVENT_COLUMNS = "seq, kind, user, name, ts, nonce, text, target"
+_EVENT_COLUMNS = "seq, kind, user, name, ts, nonce, text, target, attachments"
+# Attachments (docs/uploads.md): added to rooms created before uploads existed.
+_ADD_ATTACHMENTS = "ALTER TABLE events ADD COLUMN attachments TEXT"
 
 
 class ChatRoom(DurableObject):
@@ -104,6 +107,9 @@ class ChatRoom(DurableObject):
         sql = self.ctx.storage.sql
         for statement in _SCHEMA:
             sql.exec(statement)
+        columns = {row["name"] for row in sql.exec("PRAGMA table_info(events)").toArray()}
+        if "attachments" not in columns:
+            sql.exec(_ADD_ATTACHMENTS)
         kv = self.ctx.storage.kv
         epoch = kv.get("epoch")
         if epoch is None:
@@ -194,6 +200,7 @@ class ChatRoom(DurableObject):
                     message.update(text=change["text"], edited_at=change["ts"])
                 else:
                     message.update(text=None, deleted=True)
+                    message.pop("attachments", None)
         lowest_held = sql.exec("SELECT MIN(seq) AS low FROM events").one()["low"] or 1
         oldest = min(messages, default=before_seq)
         return {
@@ -323,9 +330,10 @@ class ChatRoom(DurableObject):
         try:
             messages = (
                 await db.prepare(
-                    "SELECT seq, 'message' AS kind, user_id AS user, name, ts, nonce, text, NULL AS target"
-                    " FROM messages WHERE room = ? AND epoch = ? AND seq BETWEEN ? AND ?"
-                    " UNION ALL SELECT seq, kind, user_id, name, ts, nonce, text, target FROM message_events"
+                    "SELECT seq, 'message' AS kind, user_id AS user, name, ts, nonce, text, NULL AS target,"
+                    " attachments FROM messages WHERE room = ? AND epoch = ? AND seq BETWEEN ? AND ?"
+                    " UNION ALL SELECT seq, kind, user_id, name, ts, nonce, text, target, NULL"
+                    " FROM message_events"
                     " WHERE room = ? AND epoch = ? AND seq BETWEEN ? AND ? ORDER BY seq"
                 )
                 .bind(
@@ -375,7 +383,15 @@ class ChatRoom(DurableObject):
         user, name, now = info["user"], info["name"], now_ms(self.env)
         outcome: SendOutcome
         if isinstance(message, ChatSend):
-            outcome = self.stream.send(user, name, message.nonce, message.text, now)
+            attachments: tuple[dict[str, Any], ...] = ()
+            if message.attachments:
+                try:
+                    attachments = await resolve_attachments(self.env, user, message.attachments)
+                except ProtocolError as exc:
+                    exc.nonce = message.nonce
+                    ws.send(error_frame(exc))
+                    return
+            outcome = self.stream.send(user, name, message.nonce, message.text, now, attachments)
         elif isinstance(message, ChatEdit):
             outcome = self.stream.edit(user, name, message.nonce, message.target, message.text, now)
         else:
@@ -402,7 +418,7 @@ class ChatRoom(DurableObject):
     def _store(self, event: StreamEvent) -> None:
         """Insert the event and the new head in one coalesced transaction; schedule the outbox."""
         self.ctx.storage.sql.exec(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             event.seq,
             event.kind,
             event.user,
@@ -411,6 +427,7 @@ class ChatRoom(DurableObject):
             event.nonce,
             event.text,
             event.target,
+            event.to_record()["attachments"],
         )
         self.ctx.storage.kv.put("head", event.seq)
         self._schedule_drain(DRAIN_DELAY_MS)
@@ -505,8 +522,9 @@ class ChatRoom(DurableObject):
             if event.kind == "message":
                 statements.append(
                     db.prepare(
-                        "INSERT INTO messages (room, seq, epoch, user_id, name, ts, nonce, text)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, seq) DO NOTHING"
+                        "INSERT INTO messages (room, seq, epoch, user_id, name, ts, nonce, text,"
+                        " attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (room, seq) DO NOTHING"
                     ).bind(
                         room,
                         event.seq,
@@ -516,6 +534,7 @@ class ChatRoom(DurableObject):
                         event.ts,
                         event.nonce,
                         event.text,
+                        event.to_record()["attachments"],
                     )
                 )
                 continue
@@ -545,7 +564,7 @@ class ChatRoom(DurableObject):
             else:
                 statements.append(
                     db.prepare(
-                        "UPDATE messages SET text = NULL, deleted = 1 WHERE room = ? AND seq = ?"
+                        "UPDATE messages SET text = NULL, attachments = NULL, deleted = 1 WHERE room = ? AND seq = ?"
                     ).bind(room, event.target)
                 )
         statements.append(
