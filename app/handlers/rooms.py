@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from app import _json
 from app._runtime import Request, Response
 from app.chat.names import NameError_, normalize_room_name, validate_display_name, validate_room
 from app.clock import now_ms
-from app import _json
 from app.httputil import HttpError, client_ip, is_same_origin, query_params, read_json
 from app.sessions import Session, require_session
 
