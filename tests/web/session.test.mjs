@@ -206,3 +206,13 @@ test("session asks again when a resume gets no answer, and stops once resumed", 
   assert.equal(resumes(), 2);
   assert.deepEqual(session.stream.ordered().map((m) => m.seq), [1, 2, 3, 4]);
 });
+
+test("session sends a message with only an attachment (docs/uploads.md)", () => {
+  const { session, sent } = setup();
+  session.onOpen();
+  session.onFrame(welcome());
+  const file = { id: "f_" + "b".repeat(24), name: "a.txt", kind: "text", url: "/files/f" };
+  assert.equal(session.sendMessage("   ", [file]).ok, true);
+  assert.deepEqual(sent.at(-1), { type: "chat.send", nonce: "nonce1", text: "", attachments: [file.id] });
+  assert.equal(session.sendMessage("   ").ok, false);
+});
