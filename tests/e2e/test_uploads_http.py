@@ -171,3 +171,15 @@ def test_truncated_raw_upload_leaves_nothing(server: str) -> None:
     send_truncated(server, "/api/uploads?name=cut.txt", token, 100_000, b"hello " * 1000)
     listing = http.get("/api/uploads").json()
     assert (listing["uploads"], listing["used_bytes"]) == ([], 0)
+
+
+def test_raw_upload_over_one_part_streams_through_r2_multipart(server: str) -> None:
+    http = client(server)
+    data = b"0123456789abcdef" * (9 * MiB // 16)  # 9 MiB of text: two 8 MiB-part R2 upload
+    response = http.post("/api/uploads?name=big.txt", content=data)
+    assert response.status_code == 201, response.text
+    upload = response.json()["upload"]
+    assert (upload["size"], upload["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    with http.stream("GET", upload["links"]["file"]) as download:
+        assert download.headers["etag"].endswith('-2"')
+        assert hashlib.sha256(download.read()).hexdigest() == upload["sha256"]

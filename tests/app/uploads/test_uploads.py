@@ -359,3 +359,21 @@ async def test_list_uploads(env: Env) -> None:
     status, body, _ = await raw(alice, "GET", "/api/uploads")
     assert status == 200
     assert ([u["name"] for u in body["uploads"]], body["used_bytes"]) == (["a.txt"], 1)
+
+
+async def test_scheduled_runs_the_sweeper(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.worker import Default
+    from primitives import ExecutionContext
+
+    alice = await sign_up(env, "alice")
+    _, body, _ = await raw(alice, "POST", "/api/uploads", b"to be deleted")
+
+    async def broken(keys: Any) -> None:
+        raise RuntimeError("R2 is down")
+
+    real_delete = env.UPLOADS.delete
+    monkeypatch.setattr(env.UPLOADS, "delete", broken)
+    assert (await raw(alice, "DELETE", body["upload"]["links"]["self"]))[0] == 202
+    monkeypatch.setattr(env.UPLOADS, "delete", real_delete)
+    await Default(ExecutionContext(), env).scheduled(None)
+    assert await rows(env) == [] and await r2_keys(env) == []
