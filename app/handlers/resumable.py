@@ -224,7 +224,14 @@ async def complete(request: Request, env: Any, ctx: Any, file_id: str) -> Respon
     if any(p["size"] != part_size for p in parts[:-1]):
         raise HttpError(400, "bad_part_size", f"every part but the last must be {part_size} bytes")
     upload = env.UPLOADS.resumeMultipartUpload(object_key(file_id), row["upload_id"])
-    stored = await upload.complete([{"partNumber": p["part"], "etag": p["etag"]} for p in parts])
+    try:
+        stored = await upload.complete(
+            [{"partNumber": p["part"], "etag": p["etag"]} for p in parts]
+        )
+    except Exception as exc:  # e.g. a part replaced concurrently: R2 refuses the recorded etag
+        raise HttpError(
+            409, "upload_conflict", f"R2 refused the parts ({exc}); re-send them and complete again"
+        ) from None
     width = height = None
     variants: list[str] = []
     config = UploadConfig.from_env(env)
