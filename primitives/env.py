@@ -18,9 +18,10 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import Any
 
+from ._lifecycle import AsyncClosing
 from .clock import Clock, SystemClock
 from .config import BindingSpec, WorkerConfig, load_config, resolve_backend_urls, resolve_vars
 from .errors import ConfigError
@@ -30,7 +31,7 @@ __all__ = ["DEFAULT_DATA_DIR", "Env", "build_env", "load_main_module", "resolve_
 DEFAULT_DATA_DIR = ".edgeroom"
 
 
-class Env:
+class Env(AsyncClosing):
     """Bindings and vars by name (``env.SESSIONS``, ``env.DB``, ``env.ROOMS``, ``env.APP_NAME``)."""
 
     def __init__(
@@ -86,17 +87,6 @@ class Env:
                 errors.append(exc)
         if errors:
             raise errors[0]
-
-    async def __aenter__(self) -> Env:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"<Env {sorted(self._values)}>"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +25,6 @@ from app import _json
 from app._runtime import DurableObject, Request, Response, websocket_pair
 from app.chat.presence import TYPING_EXPIRES_MS, Presence, TypingTracker
 from app.chat.protocol import (
-    MAX_TEXT_CHARS,
     ChatDelete,
     ChatEdit,
     ChatSend,
@@ -41,39 +39,17 @@ from app.chat.protocol import (
     error_frame,
     parse_client_frame,
 )
-from app.chat.ratelimit import TokenBucket
 from app.chat.stream import DEFAULT_WINDOW, Recovery, SendOutcome, StreamEvent, StreamState
 from app.clock import now_ms
+from app.rooms.history import history_statements, load_events
+from app.rooms.limits import LIMITS, MAX_REFUSALS, RoomLimits
 from app.uploads.attachments import resolve_attachments
 
-__all__ = ["CONNECTION_LIMIT", "IP_LIMIT", "LIMITS", "USER_LIMIT", "ChatRoom"]
+__all__ = ["ChatRoom"]
 
 log = logging.getLogger("edgeroom.chat")
 
 
-@dataclass(frozen=True)
-class Limit:
-    burst: float
-    per_second: float
-
-    def bucket(self, state: list[float] | None = None) -> TokenBucket:
-        return TokenBucket.from_state(self.burst, self.per_second, state)
-
-
-CONNECTION_LIMIT = Limit(10, 1.0)
-USER_LIMIT = Limit(20, 2.0)
-IP_LIMIT = Limit(60, 1.0)
-#: What ``welcome.limits`` tells clients.
-LIMITS = {
-    "text_chars": MAX_TEXT_CHARS,
-    "connection": vars(CONNECTION_LIMIT),
-    "user": vars(USER_LIMIT),
-    "ip": vars(IP_LIMIT),
-}
-#: An IP's tokens are leased from its RateLimiter this many at a time.
-IP_LEASE = 5
-#: After this many refusals in a row the connection is closed with 1008.
-MAX_REFUSALS = 20
 #: Outbox drain delay: batches the D1 writes of a busy room.
 DRAIN_DELAY_MS = 200
 DRAIN_BATCH = 200
@@ -96,8 +72,7 @@ class ChatRoom(DurableObject):
         self.typing = TypingTracker()
         self.stream = StreamState(epoch="")
         self.room = ""
-        self._user_buckets: dict[str, TokenBucket] = {}
-        self._ip_tokens: dict[str, int] = {}
+        self.limits = RoomLimits(env.LIMITERS)
         self._drain_failures = 0
         self._socket_tails: dict[Any, asyncio.Future[None]] = {}
         self.ctx.blockConcurrencyWhile(self._load)
@@ -326,32 +301,11 @@ class ChatRoom(DurableObject):
         return history
 
     async def _history_from_d1(self, first: int, last: int) -> list[StreamEvent]:
-        db = self.env.DB
         try:
-            messages = (
-                await db.prepare(
-                    "SELECT seq, 'message' AS kind, user_id AS user, name, ts, nonce, text, NULL AS target,"
-                    " attachments FROM messages WHERE room = ? AND epoch = ? AND seq BETWEEN ? AND ?"
-                    " UNION ALL SELECT seq, kind, user_id, name, ts, nonce, text, target, NULL"
-                    " FROM message_events"
-                    " WHERE room = ? AND epoch = ? AND seq BETWEEN ? AND ? ORDER BY seq"
-                )
-                .bind(
-                    self.room,
-                    self.stream.epoch,
-                    first,
-                    last,
-                    self.room,
-                    self.stream.epoch,
-                    first,
-                    last,
-                )
-                .all()
-            )
+            return await load_events(self.env.DB, self.room, self.stream.epoch, first, last)
         except Exception:
             log.exception("history lookup failed", extra={"room": self.room})
             return []
-        return [StreamEvent.from_record(dict(row)) for row in messages["results"]]
 
     # -- leaving ----------------------------------------------------------------------------------------
     def _leave(self, ws: Any) -> None:
@@ -372,7 +326,8 @@ class ChatRoom(DurableObject):
     async def _write(
         self, ws: Any, info: dict[str, Any], message: ChatSend | ChatEdit | ChatDelete
     ) -> None:
-        retry_after = await self._rate_limit(ws, info)
+        retry_after = await self.limits.check(info, now_ms(self.env) / 1000)
+        ws.serializeAttachment(info)
         if retry_after > 0:
             error = ProtocolError("rate_limited", "you are sending too fast", nonce=message.nonce)
             ws.send(error_frame(error, retry_after=retry_after))
@@ -432,31 +387,6 @@ class ChatRoom(DurableObject):
         self.ctx.storage.kv.put("head", event.seq)
         self._schedule_drain(DRAIN_DELAY_MS)
 
-    async def _rate_limit(self, ws: Any, info: dict[str, Any]) -> float:
-        """0 when the write may go ahead; otherwise seconds to wait. Three buckets must agree."""
-        now = now_ms(self.env) / 1000
-        connection = CONNECTION_LIMIT.bucket(info.get("bucket"))
-        user = self._user_buckets.setdefault(info["user"], USER_LIMIT.bucket())
-        wait = max(connection.take(now), user.take(now))
-        if wait == 0:
-            wait = await self._take_ip_token(info.get("ip") or "unknown")
-        info["bucket"] = connection.to_state()
-        info["refusals"] = info.get("refusals", 0) + 1 if wait > 0 else 0
-        ws.serializeAttachment(info)
-        return wait
-
-    async def _take_ip_token(self, ip: str) -> float:
-        if self._ip_tokens.get(ip, 0) > 0:
-            self._ip_tokens[ip] -= 1
-            return 0.0
-        limiter = self.env.LIMITERS.getByName(f"ip:{ip}")
-        lease = await limiter.lease("messages", IP_LEASE, IP_LIMIT.burst, IP_LIMIT.per_second)
-        granted = int(lease["granted"])
-        if granted == 0:
-            return float(lease["retry_after"])
-        self._ip_tokens[ip] = self._ip_tokens.get(ip, 0) + granted - 1
-        return 0.0
-
     # -- sending --------------------------------------------------------------------------------------
     def _broadcast(self, frame: str, exclude: Any = None) -> None:
         """Send one encoded frame to every joined socket; sockets that are gone are skipped."""
@@ -494,7 +424,9 @@ class ChatRoom(DurableObject):
             return
         events = [StreamEvent.from_record(dict(row)) for row in rows]
         try:
-            await self.env.DB.batch(self._history_statements(events))
+            await self.env.DB.batch(
+                history_statements(self.env.DB, self.room, self.stream.epoch, events)
+            )
         except Exception:
             self._drain_failures += 1
             delay = min(300_000, 1000 * 2**self._drain_failures)
@@ -514,67 +446,6 @@ class ChatRoom(DurableObject):
         )
         if len(events) == DRAIN_BATCH:
             self._schedule_drain(0)
-
-    def _history_statements(self, events: list[StreamEvent]) -> list[Any]:
-        db, room, epoch = self.env.DB, self.room, self.stream.epoch
-        statements = []
-        for event in events:
-            if event.kind == "message":
-                statements.append(
-                    db.prepare(
-                        "INSERT INTO messages (room, seq, epoch, user_id, name, ts, nonce, text,"
-                        " attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                        " ON CONFLICT (room, seq) DO NOTHING"
-                    ).bind(
-                        room,
-                        event.seq,
-                        epoch,
-                        event.user,
-                        event.name,
-                        event.ts,
-                        event.nonce,
-                        event.text,
-                        event.to_record()["attachments"],
-                    )
-                )
-                continue
-            statements.append(
-                db.prepare(
-                    "INSERT INTO message_events (room, seq, epoch, kind, user_id, name, ts, nonce, target, text)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, seq) DO NOTHING"
-                ).bind(
-                    room,
-                    event.seq,
-                    epoch,
-                    event.kind,
-                    event.user,
-                    event.name,
-                    event.ts,
-                    event.nonce,
-                    event.target,
-                    event.text,
-                )
-            )
-            if event.kind == "edit":
-                statements.append(
-                    db.prepare(
-                        "UPDATE messages SET text = ?, edited_at = ? WHERE room = ? AND seq = ?"
-                    ).bind(event.text, event.ts, room, event.target)
-                )
-            else:
-                statements.append(
-                    db.prepare(
-                        "UPDATE messages SET text = NULL, attachments = NULL, deleted = 1 WHERE room = ? AND seq = ?"
-                    ).bind(room, event.target)
-                )
-        statements.append(
-            db.prepare(
-                "UPDATE rooms SET last_activity = MAX(last_activity, ?),"
-                " message_count = (SELECT COUNT(*) FROM messages WHERE room = ? AND deleted = 0)"
-                " WHERE room = ?"
-            ).bind(events[-1].ts, room, room)
-        )
-        return statements
 
 
 def _history_message(row: dict[str, Any], epoch: str) -> dict[str, Any]:

@@ -11,10 +11,10 @@ values, and every failure is a :class:`~primitives.d1.errors.D1Error` with D1's 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from .._dictlike import JsDict
+from .._lifecycle import AsyncClosing
 from ..errors import BackendError
 from ._sql import split_statements
 from .backend import D1Backend, D1Query, D1QueryError, D1StatementResult
@@ -182,7 +182,7 @@ class D1DatabaseSession(_Runner):
         return results
 
 
-class D1Database(_Runner):
+class D1Database(_Runner, AsyncClosing):
     """The ``env.DB`` object: Cloudflare's ``D1Database``."""
 
     def __init__(self, backend: D1Backend, *, name: str = "DB") -> None:
@@ -243,14 +243,3 @@ class D1Database(_Runner):
     async def aclose(self) -> None:
         """Close the database's connections (idempotent)."""
         await self._backend.aclose()
-
-    async def __aenter__(self) -> D1Database:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -20,53 +20,13 @@ if TYPE_CHECKING:
 
 __all__ = ["SqlStorage", "SqlStorageCursor", "install_authorizer"]
 
-TRANSACTION_MESSAGE = (
-    "To execute a transaction, please use the state.storage.transaction() or "
-    "state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT "
-    "statements. The JavaScript API is safer because it will automatically roll back on "
-    "exceptions, and because it interacts correctly with Durable Objects' automatic atomic "
-    "write coalescing."
-)
 _READ_ONLY_START = re.compile(r"^\s*(SELECT|VALUES)\b", re.IGNORECASE)
 _LEADING_COMMENTS = re.compile(r"^(\s+|--[^\n]*(\n|$)|/\*.*?\*/|;)*", re.DOTALL)
-_ALLOWED_PRAGMAS = frozenset(
-    {
-        "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
-        "foreign_keys", "foreign_key_list", "foreign_key_check", "defer_foreign_keys",
-        "quick_check", "integrity_check", "optimize", "case_sensitive_like",
-        "ignore_check_constraints", "legacy_alter_table", "recursive_triggers",
-        "reverse_unordered_selects", "data_version",
-    }
-)  # fmt: skip
 
 
 def install_authorizer(store: ObjectStore) -> None:
-    """Deny user SQL the hidden ``_cf_*`` tables, transactions, ATTACH and unsafe pragmas."""
-
-    def authorize(
-        action: int, arg1: str | None, arg2: str | None, db: str | None, _t: str | None
-    ) -> int:
-        if not store.user_sql:
-            return sqlite3.SQLITE_OK
-        if action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT):
-            store.denied = TRANSACTION_MESSAGE
-            return sqlite3.SQLITE_DENY
-        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
-            return sqlite3.SQLITE_DENY
-        if action == sqlite3.SQLITE_PRAGMA:
-            return (
-                sqlite3.SQLITE_OK
-                if (arg1 or "").lower() in _ALLOWED_PRAGMAS
-                else sqlite3.SQLITE_DENY
-            )
-        if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower().startswith("sqlite_"):
-            return sqlite3.SQLITE_DENY
-        for name in (arg1, arg2):
-            if name and name.startswith("_cf_") and action != sqlite3.SQLITE_FUNCTION:
-                return sqlite3.SQLITE_DENY
-        return sqlite3.SQLITE_OK
-
-    store.conn.set_authorizer(authorize)
+    """Apply workerd's rules to user SQL (see :mod:`primitives._sqlite_regulator`)."""
+    store.conn.set_authorizer(store.regulator)
 
 
 def split_statements(query: str) -> list[str]:
@@ -201,26 +161,25 @@ class SqlStorage:
         before = conn.total_changes
         columns: list[str] = []
         rows: list[tuple[Any, ...]] = []
-        store.user_sql = True
-        store.denied = None
         try:
-            for number, statement in enumerate(statements, start=1):
-                last = number == len(statements)
-                if not _READ_ONLY_START.match(statement):
-                    store.begin()
-                try:
-                    cursor = conn.execute(statement, params if last else ())
-                except sqlite3.ProgrammingError as exc:
-                    if not last and "bindings" in str(exc):
-                        raise SqlError(
-                            "When executing multiple SQL statements in a single call, "
-                            "only the last statement can have parameters."
-                        ) from exc
-                    raise
-                fetched = cursor.fetchall()
-                if last:
-                    rows = fetched
-                    columns = [d[0] for d in cursor.description] if cursor.description else []
+            with store.regulator.user():
+                for number, statement in enumerate(statements, start=1):
+                    last = number == len(statements)
+                    if not _READ_ONLY_START.match(statement):
+                        store.begin()
+                    try:
+                        cursor = conn.execute(statement, params if last else ())
+                    except sqlite3.ProgrammingError as exc:
+                        if not last and "bindings" in str(exc):
+                            raise SqlError(
+                                "When executing multiple SQL statements in a single call, "
+                                "only the last statement can have parameters."
+                            ) from exc
+                        raise
+                    fetched = cursor.fetchall()
+                    if last:
+                        rows = fetched
+                        columns = [d[0] for d in cursor.description] if cursor.description else []
         except sqlite3.ProgrammingError as exc:
             if "bindings" in str(exc):
                 raise SqlError("Wrong number of parameter bindings for SQL query.") from exc
@@ -228,11 +187,10 @@ class SqlStorage:
         except OverflowError as exc:
             raise DurableObjectTypeError(f"SQL binding out of range: {exc}") from exc
         except sqlite3.Error as exc:
-            if store.denied is not None:
-                raise SqlError(store.denied) from exc
+            if store.regulator.denial is not None:
+                raise SqlError(store.regulator.denial) from exc
             raise SqlError(_describe(exc)) from exc
         finally:
-            store.user_sql = False
             store.after_statement()
         written = conn.total_changes - before
         return SqlStorageCursor(columns, rows, written, written)

@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from .._sqlite_regulator import INTERNAL, Regulator
 from .backend import AlarmUpdate, DurableObjectBackend, ObjectHandle
 from .validation import DurableObjectResetError
 
@@ -26,7 +27,7 @@ __all__ = ["INTERNAL", "ObjectStore"]
 #: Appended to the runtime's own statements. The sqlite3 module caches prepared statements by
 #: text, and the authorizer only runs when a statement is prepared, so user SQL must never share
 #: a cached statement with the runtime's (a user ``BEGIN`` would skip the check).
-INTERNAL = " /* edgeroom-internal */"
+# The runtime's own statements carry this marker so their cached text never equals user SQL.
 
 log = logging.getLogger("edgeroom.durable_objects")
 
@@ -58,8 +59,7 @@ class ObjectStore:
         self.alarm_touched = False
         self._alarm_update: AlarmUpdate | None = None
         self.broken: BaseException | None = None
-        self.user_sql = False  # the SQL authorizer applies only while user SQL runs
-        self.denied: str | None = None  # why the authorizer refused the last statement
+        self.regulator = Regulator()  # workerd's rules for user SQL (on only while it runs)
         self._savepoints = 0
         self.transaction_lock = asyncio.Lock()
 
@@ -74,11 +74,8 @@ class ObjectStore:
         """Join (or open) the implicit transaction; returns its sequence number."""
         self.check()
         if self.txn_seq is None:
-            user_sql, self.user_sql = self.user_sql, False
-            try:
+            with self.regulator.internal():
                 self.conn.execute("BEGIN" + INTERNAL)
-            finally:
-                self.user_sql = user_sql
             self.txn_seq = self._next_seq
             self._next_seq += 1
             self._loop.call_soon(self._commit_soon)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any, NoReturn
 
 from .._dictlike import JsDict
+from .._lifecycle import AsyncClosing
 from ..clock import Clock, SystemClock
 from .backend import KVBackend, KVEntry
 from .cache import MISS, ReadCache
@@ -78,7 +78,7 @@ def _get_options(method: str, options: Any, kwargs: Mapping[str, Any]) -> dict[s
     return merge_options(method, options, kwargs, _GET_OPTIONS)
 
 
-class KVNamespace:
+class KVNamespace(AsyncClosing):
     """A KV namespace binding over any :class:`~primitives.kv.backend.KVBackend`.
 
     Construction does no I/O. ``aclose()`` stops the sweeper and closes the backend.
@@ -115,17 +115,6 @@ class KVNamespace:
 
     def __repr__(self) -> str:
         return f"<KVNamespace {self.name} on {type(self._backend).__name__}>"
-
-    async def __aenter__(self) -> KVNamespace:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     @property
     def backend(self) -> KVBackend:

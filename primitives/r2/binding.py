@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
-from types import TracebackType
 from typing import Any
 
 from .._dictlike import JsDict
+from .._lifecycle import AsyncClosing
 from ..clock import Clock
 from ..streams import ReadableStream
 from ._values import Digesting, options_from, r2_action, value_source
@@ -49,7 +49,7 @@ from .validation import (
 __all__ = ["R2Bucket", "R2MultipartUpload"]
 
 
-class R2Bucket:
+class R2Bucket(AsyncClosing):
     """An R2 bucket binding (``env.UPLOADS``) over an :class:`~primitives.r2.backend.R2Backend`."""
 
     def __init__(
@@ -286,17 +286,6 @@ class R2Bucket:
     async def aclose(self) -> None:
         """Close the backend (flushes and releases files, connections, threads)."""
         await self._backend.aclose()
-
-    async def __aenter__(self) -> R2Bucket:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"<R2Bucket {self._name!r} backend={type(self._backend).__name__}>"

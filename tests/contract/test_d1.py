@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from primitives._dictlike import JsDict
+from primitives._sqlite_regulator import TRANSACTION_MESSAGE
 from primitives.clock import FakeClock
 from primitives.d1 import (
     D1ColumnNotFoundError,
@@ -22,7 +23,6 @@ from primitives.d1 import (
     D1TypeError,
     open_d1_database,
 )
-from primitives.d1.backends._regulator import TRANSACTION_MESSAGE
 from primitives.d1.errors import D1CauseError
 
 pytestmark = pytest.mark.contract

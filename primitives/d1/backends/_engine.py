@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..._sqlite_regulator import INTERNAL, Regulator
 from .._sql import first_keyword, has_empty_statement, split_statements
 from ..backend import D1Query, D1QueryError, D1StatementResult
 from ..limits import (
@@ -37,7 +38,6 @@ from ..limits import (
     MAX_SQL_STATEMENT_BYTES,
     MAX_VALUE_BYTES,
 )
-from ._regulator import INTERNAL, Regulator
 
 __all__ = [
     "DatabaseState",

@@ -366,7 +366,7 @@ async def test_history_beyond_what_the_room_keeps_comes_from_d1_with_edits(chat_
 
 
 async def test_a_client_that_keeps_flooding_is_closed_with_1008(chat_env: Env) -> None:
-    from app.rooms.chat_room import MAX_REFUSALS
+    from app.rooms.limits import MAX_REFUSALS
 
     ann, bob = await sign_up(chat_env, "ann"), await sign_up(chat_env, "bob")
     a, b = await ann.connect("lobby"), await bob.connect("lobby")

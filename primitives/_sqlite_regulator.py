@@ -1,8 +1,8 @@
-"""What D1's SQLite lets a query do: workerd's authorizer rules, as a ``sqlite3`` authorizer.
+"""What user SQL may do in D1 and in a Durable Object's ``ctx.storage.sql``: workerd's rules.
 
-workerd prepares every D1 query under an authorizer (``workerd/util/sqlite.c++``,
-``SqliteDatabase::isAuthorized``). The rules copied here, checked against workerd by the
-conformance suite (``conformance/cases/d1.json``):
+workerd prepares every D1 query and every Durable Object SQL statement under the same authorizer
+(``workerd/util/sqlite.c++``, ``SqliteDatabase::isAuthorized``). The rules copied here, checked
+against workerd by the conformance suite (``conformance/cases/d1.json``, ``do.json``):
 
 * ``BEGIN``/``COMMIT``/``ROLLBACK``/``END``/``SAVEPOINT``/``RELEASE`` fail with
   :data:`TRANSACTION_MESSAGE` (D1 runs each query or batch in its own transaction);
@@ -11,7 +11,7 @@ conformance suite (``conformance/cases/d1.json``):
 * tables named ``_cf_*`` are workerd's own and cannot be touched.
 
 The rules apply only while a query's own statements are prepared (:meth:`Regulator.user`);
-the backend's bookkeeping statements run unregulated. Because ``sqlite3`` caches prepared
+the backend's bookkeeping statements run unregulated (:meth:`Regulator.internal`). Because ``sqlite3`` caches prepared
 statements by text, bookkeeping statements carry :data:`INTERNAL` so their text never equals a
 user's.
 """
@@ -104,6 +104,15 @@ class Regulator:
             yield
         finally:
             self.active = False
+
+    @contextmanager
+    def internal(self) -> Iterator[None]:
+        """Let the runtime's own statements through, even inside a user block."""
+        active, self.active = self.active, False
+        try:
+            yield
+        finally:
+            self.active = active
 
     def __call__(
         self,
