@@ -72,3 +72,23 @@ async def test_attachments_must_be_the_senders_public_uploads(env: Env) -> None:
         ws.send(type="chat.send", nonce=f"n{n}", text="x", attachments=[file_id])
         error = await ws.recv("error")
         assert (error["code"], error["nonce"]) == ("bad_attachment", f"n{n}")
+
+
+async def test_attachments_reach_d1_and_go_with_a_deleted_message(env: Env) -> None:
+    from tests.app.chat.test_rooms import drain_outbox
+
+    ann = await sign_up(env, "ann")
+    _, upload, _ = await raw(ann, "POST", "/api/uploads?name=a.txt", b"notes")
+    file_id = upload["upload"]["id"]
+    ws = await ann.connect("tea")
+    await ws.hello()
+    ws.send(type="chat.send", nonce="n1", attachments=[file_id])
+    ack = await ws.recv("chat.ack")
+    await drain_outbox(env)
+    stored = await env.DB.prepare("SELECT text, attachments FROM messages").first()
+    assert stored["text"] == "" and file_id in stored["attachments"]
+    ws.send(type="chat.delete", nonce="n2", target=ack["seq"])
+    await ws.recv("chat.deleted")
+    await drain_outbox(env)
+    stored = await env.DB.prepare("SELECT attachments, deleted FROM messages").first()
+    assert (stored["attachments"], stored["deleted"]) == (None, 1)
