@@ -11,12 +11,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app._runtime import Request, Response, WorkerEntrypoint
-from app.handlers import auth, flags, rooms
+from app.handlers import auth, files, flags, resumable, rooms, uploads
 from app.httputil import HttpError, error_response
 from app.rooms.chat_room import ChatRoom
 from app.rooms.flags_hub import FlagsHub
 from app.rooms.rate_limiter import RateLimiter
 from app.routing import Router
+from app.uploads.store import sweep
 
 __all__ = ["ChatRoom", "Default", "FlagsHub", "RateLimiter"]
 
@@ -56,6 +57,20 @@ ROUTES.add("DELETE", "/admin/flags/{key}", flags.admin_delete)
 ROUTES.add("GET", "/admin/flags/{key}/history", flags.admin_history)
 ROUTES.add("GET", "/admin/flags/{key}/results", flags.admin_results)
 
+# Uploads (docs/uploads.md).
+ROUTES.add("POST", "/api/uploads/multipart", resumable.create)
+ROUTES.add("GET", "/api/uploads/multipart/{file_id}", resumable.status)
+ROUTES.add("PUT", "/api/uploads/multipart/{file_id}/parts/{number}", resumable.upload_part)
+ROUTES.add("POST", "/api/uploads/multipart/{file_id}/complete", resumable.complete)
+ROUTES.add("DELETE", "/api/uploads/multipart/{file_id}", resumable.abort)
+ROUTES.add("POST", "/api/uploads", uploads.create_upload)
+ROUTES.add("GET", "/api/uploads", uploads.list_uploads)
+ROUTES.add("GET", "/api/uploads/{file_id}", uploads.get_upload)
+ROUTES.add("DELETE", "/api/uploads/{file_id}", uploads.delete_upload)
+ROUTES.add("GET", "/files/{file_id}", files.download)
+ROUTES.add("GET", "/files/{file_id}/{variant}", files.download_variant)
+# End of uploads.
+
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Request) -> Response:
@@ -73,3 +88,9 @@ class Default(WorkerEntrypoint):
             return await handler(request, self.env, self.ctx, **found)
         except HttpError as exc:
             return exc.response()
+
+    async def scheduled(self, controller: Any) -> None:
+        """Cron: finish half-done upload deletes and remove abandoned uploads."""
+        swept = await sweep(self.env)
+        if swept:
+            log.info("swept %d uploads", swept)

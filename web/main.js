@@ -21,6 +21,11 @@
 //   so a second device of a present user may come as presence.join {devices: 2} and a leaving
 //   one as presence.leave {devices: 1}: the client sets the count and drops the user at 0.
 //   GET /api/rooms/<room>/messages returns only messages (no edit/delete events), with edits applied.
+// - Attachments (docs/uploads.md): a picked or dropped file is sent with XMLHttpRequest (for upload
+//   progress) as a raw body to POST /api/uploads?name=<file name> (cookie auth, Content-Type from the
+//   File); the answer's `upload.id` goes into chat.send `attachments`. chat.message `attachments`
+//   are rendered as <img> previews of `preview` (256 px variant) linking to `full`, or as download
+//   links to `url`; only same-origin /files/ URLs are used.
 // - Serving: web/ as static files at "/", index.html for "/"; routes are in the hash
 //   (#/room/<room>), so no server-side fallback is needed. Unsent frames live in sessionStorage
 //   under "edgeroom.pending.<room>" (cleared on logout) and are resent with their nonce.

@@ -7,10 +7,18 @@ export const SERVER_TYPES = [
   "presence.join", "presence.leave", "typing", "resumed", "pong", "error",
   "flags.changed", // feature flags (docs/flags.md)
 ];
-export const ERROR_CODES = ["bad_json", "bad_message", "too_long", "rate_limited", "not_author", "not_found", "bad_nonce", "disabled"];
+export const ERROR_CODES = [
+  "bad_json", "bad_message", "too_long", "rate_limited", "not_author", "not_found", "bad_nonce",
+  // Feature flags (docs/flags.md).
+  "disabled",
+  // Attachments (docs/uploads.md).
+  "bad_attachment",
+];
 
 export const MAX_TEXT_CHARS = 4000;
 export const MAX_FRAME_BYTES = 16 * 1024;
+// Attachments (docs/uploads.md): ids of the sender's own public uploads, at most this many.
+export const MAX_ATTACHMENTS = 4;
 
 export const ROOM_NAME_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$";
 export const PRIVATE_ROOM_PATTERN = "^[0-9a-f]{64}$";

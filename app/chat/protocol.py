@@ -16,6 +16,7 @@ from app import _json
 __all__ = [
     "CLIENT_TYPES",
     "ERROR_CODES",
+    "MAX_ATTACHMENTS",
     "MAX_FRAME_BYTES",
     "MAX_TEXT_CHARS",
     "SERVER_TYPES",
@@ -38,6 +39,9 @@ MAX_FRAME_BYTES = 16 * 1024
 MAX_TEXT_CHARS = 4000
 MAX_DEVICE_CHARS = 64
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Attachments: ids of the sender's own public uploads (docs/uploads.md).
+MAX_ATTACHMENTS = 4
+_UPLOAD_ID = re.compile(r"^f_[0-9a-f]{24}$")
 
 CLIENT_TYPES = ("hello", "chat.send", "chat.edit", "chat.delete", "typing", "resume", "ping")
 SERVER_TYPES = (
@@ -64,6 +68,8 @@ ERROR_CODES = (
     "not_found",
     "bad_nonce",
     "disabled",
+    # Attachments (docs/uploads.md).
+    "bad_attachment",
 )
 
 
@@ -93,6 +99,7 @@ class Hello:
 class ChatSend:
     nonce: str
     text: str
+    attachments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,24 @@ def _text(data: dict[str, Any], nonce: str) -> str:
     return text
 
 
+def _attachments(data: dict[str, Any], nonce: str) -> tuple[str, ...]:
+    value = data.get("attachments")
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or not 0 < len(value) <= MAX_ATTACHMENTS
+        or not all(isinstance(item, str) and _UPLOAD_ID.match(item) for item in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ProtocolError(
+            "bad_attachment",
+            f"attachments must be 1-{MAX_ATTACHMENTS} distinct upload ids",
+            nonce=nonce,
+        )
+    return tuple(value)
+
+
 def _seq(value: Any, name: str, kind: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > 2**53:
         raise ProtocolError("bad_message", f"{kind}: {name!r} must be a non-negative integer")
@@ -190,7 +215,10 @@ def parse_client_frame(frame: str | bytes) -> ClientMessage:
     kind = data.get("type")
     if kind == "chat.send":
         nonce = _nonce(data)
-        return ChatSend(nonce, _text(data, nonce))
+        attachments = _attachments(data, nonce)
+        if attachments and data.get("text") in (None, ""):
+            return ChatSend(nonce, "", attachments)
+        return ChatSend(nonce, _text(data, nonce), attachments)
     if kind == "chat.edit":
         nonce = _nonce(data)
         return ChatEdit(nonce, _seq(data.get("target"), "target", kind), _text(data, nonce))

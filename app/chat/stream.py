@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from app import _json
 from app.chat.protocol import ProtocolError, ResumePoint
 
 __all__ = ["MAX_RECOVERY", "SNAPSHOT_SIZE", "Recovery", "SendOutcome", "StreamEvent", "StreamState"]
@@ -29,6 +30,14 @@ EventKind = Literal["message", "edit", "delete"]
 _WIRE_TYPE = {"message": "chat.message", "edit": "chat.edited", "delete": "chat.deleted"}
 
 
+def _load_attachments(value: Any) -> tuple[dict[str, Any], ...]:
+    """Attachments from storage: a JSON list (or ``None``)."""
+    if not value:
+        return ()
+    loaded = _json.loads(value) if isinstance(value, str | bytes) else value
+    return tuple(item for item in loaded if isinstance(item, dict))
+
+
 @dataclass(frozen=True)
 class StreamEvent:
     """One stored event of the stream."""
@@ -41,6 +50,8 @@ class StreamEvent:
     nonce: str
     text: str | None = None
     target: int | None = None
+    #: Uploads shown with a message (docs/uploads.md): ``[{id, name, kind, url, preview?, ...}]``.
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def message_id(self, epoch: str) -> str:
         return f"{epoch}.{self.seq}"
@@ -62,6 +73,8 @@ class StreamEvent:
             wire["text"] = self.text
         if self.target is not None:
             wire["target"] = self.target
+        if self.attachments:
+            wire["attachments"] = list(self.attachments)
         return wire
 
     def to_record(self) -> dict[str, Any]:
@@ -75,6 +88,7 @@ class StreamEvent:
             "nonce": self.nonce,
             "text": self.text,
             "target": self.target,
+            "attachments": _json.dumps(list(self.attachments)) if self.attachments else None,
         }
 
     @classmethod
@@ -88,6 +102,7 @@ class StreamEvent:
             nonce=str(record["nonce"]),
             text=record.get("text"),
             target=record.get("target"),
+            attachments=_load_attachments(record.get("attachments")),
         )
 
 
@@ -170,9 +185,19 @@ class StreamState:
         self._remember(event)
         return SendOutcome(event.seq, event)
 
-    def send(self, user: str, name: str, nonce: str, text: str, now_ms: int) -> SendOutcome:
+    def send(
+        self,
+        user: str,
+        name: str,
+        nonce: str,
+        text: str,
+        now_ms: int,
+        attachments: tuple[dict[str, Any], ...] = (),
+    ) -> SendOutcome:
         """A new message (or the earlier outcome, if this nonce was already accepted)."""
-        return self._append("message", user, name, nonce, now_ms, text=text)
+        return self._append(
+            "message", user, name, nonce, now_ms, text=text, attachments=attachments
+        )
 
     def _own_message(self, user: str, target: int, nonce: str) -> StreamEvent:
         original = self._window.get(target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from app import _json
 from app._runtime import Request, Response
 from app.chat.names import NameError_, normalize_room_name, validate_display_name, validate_room
 from app.clock import now_ms
@@ -171,6 +172,8 @@ def _message_from_row(row: dict[str, Any], epoch: str | None = None) -> dict[str
         "nonce": row["nonce"],
         "text": row["text"],
     }
+    if row.get("attachments") and not row.get("deleted"):
+        message["attachments"] = _json.loads(row["attachments"])
     if row.get("edited_at"):
         message["edited_at"] = row["edited_at"]
     message["deleted"] = bool(row.get("deleted"))
@@ -189,8 +192,8 @@ async def messages(request: Request, env: Any, ctx: Any, room: str) -> Response:
     if not recent["complete"] and len(events) < limit:
         rows = (
             await env.DB.prepare(
-                "SELECT seq, epoch, user_id, name, ts, nonce, text, edited_at, deleted FROM messages"
-                " WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+                "SELECT seq, epoch, user_id, name, ts, nonce, text, edited_at, deleted, attachments"
+                " FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
             )
             .bind(room, recent["oldest"], limit - len(events))
             .all()
@@ -212,8 +215,8 @@ async def search(request: Request, env: Any, ctx: Any, room: str) -> Response:
     fts_query = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
     rows = (
         await env.DB.prepare(
-            "SELECT m.seq, m.epoch, m.user_id, m.name, m.ts, m.nonce, m.text, m.edited_at, m.deleted"
-            " FROM messages_fts f JOIN messages m ON m.id = f.rowid"
+            "SELECT m.seq, m.epoch, m.user_id, m.name, m.ts, m.nonce, m.text, m.edited_at, m.deleted,"
+            " m.attachments FROM messages_fts f JOIN messages m ON m.id = f.rowid"
             " WHERE messages_fts MATCH ? AND m.room = ? AND m.deleted = 0 ORDER BY m.seq DESC LIMIT ?"
         )
         .bind(fts_query, room, limit)

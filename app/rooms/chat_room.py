@@ -46,6 +46,7 @@ from app.flags.store import Snapshot, context_for, evaluated
 from app.rooms.flags_hub import HUB_NAME
 from app.rooms.history import history_statements, load_events
 from app.rooms.limits import LIMITS, MAX_REFUSALS, RoomLimits
+from app.uploads.attachments import resolve_attachments
 
 __all__ = ["ChatRoom"]
 
@@ -62,7 +63,9 @@ _SCHEMA = (
     " drained INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS events_undrained ON events (drained, seq)",
 )
-_EVENT_COLUMNS = "seq, kind, user, name, ts, nonce, text, target"
+_EVENT_COLUMNS = "seq, kind, user, name, ts, nonce, text, target, attachments"
+# Attachments (docs/uploads.md): added to rooms created before uploads existed.
+_ADD_ATTACHMENTS = "ALTER TABLE events ADD COLUMN attachments TEXT"
 
 
 class ChatRoom(DurableObject):
@@ -85,6 +88,9 @@ class ChatRoom(DurableObject):
         sql = self.ctx.storage.sql
         for statement in _SCHEMA:
             sql.exec(statement)
+        columns = {row["name"] for row in sql.exec("PRAGMA table_info(events)").toArray()}
+        if "attachments" not in columns:
+            sql.exec(_ADD_ATTACHMENTS)
         kv = self.ctx.storage.kv
         epoch = kv.get("epoch")
         if epoch is None:
@@ -177,6 +183,7 @@ class ChatRoom(DurableObject):
                     message.update(text=change["text"], edited_at=change["ts"])
                 else:
                     message.update(text=None, deleted=True)
+                    message.pop("attachments", None)
         lowest_held = sql.exec("SELECT MIN(seq) AS low FROM events").one()["low"] or 1
         oldest = min(messages, default=before_seq)
         return {
@@ -345,7 +352,15 @@ class ChatRoom(DurableObject):
         user, name, now = info["user"], info["name"], now_ms(self.env)
         outcome: SendOutcome
         if isinstance(message, ChatSend):
-            outcome = self.stream.send(user, name, message.nonce, message.text, now)
+            attachments: tuple[dict[str, Any], ...] = ()
+            if message.attachments:
+                try:
+                    attachments = await resolve_attachments(self.env, user, message.attachments)
+                except ProtocolError as exc:
+                    exc.nonce = message.nonce
+                    ws.send(error_frame(exc))
+                    return
+            outcome = self.stream.send(user, name, message.nonce, message.text, now, attachments)
         elif isinstance(message, ChatEdit):
             outcome = self.stream.edit(user, name, message.nonce, message.target, message.text, now)
         else:
@@ -372,7 +387,7 @@ class ChatRoom(DurableObject):
     def _store(self, event: StreamEvent) -> None:
         """Insert the event and the new head in one coalesced transaction; schedule the outbox."""
         self.ctx.storage.sql.exec(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             event.seq,
             event.kind,
             event.user,
@@ -381,6 +396,7 @@ class ChatRoom(DurableObject):
             event.nonce,
             event.text,
             event.target,
+            event.to_record()["attachments"],
         )
         self.ctx.storage.kv.put("head", event.seq)
         self._schedule_drain(DRAIN_DELAY_MS)

@@ -15,24 +15,26 @@ from app.chat.stream import StreamEvent
 __all__ = ["history_statements", "load_events"]
 
 _INSERT_MESSAGE = (
-    "INSERT INTO messages (room, seq, epoch, user_id, name, ts, nonce, text)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, seq) DO NOTHING"
+    "INSERT INTO messages (room, seq, epoch, user_id, name, ts, nonce, text, attachments)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, seq) DO NOTHING"
 )
 _INSERT_CHANGE = (
     "INSERT INTO message_events (room, seq, epoch, kind, user_id, name, ts, nonce, target, text)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, seq) DO NOTHING"
 )
 _APPLY_EDIT = "UPDATE messages SET text = ?, edited_at = ? WHERE room = ? AND seq = ?"
-_APPLY_DELETE = "UPDATE messages SET text = NULL, deleted = 1 WHERE room = ? AND seq = ?"
+_APPLY_DELETE = (
+    "UPDATE messages SET text = NULL, attachments = NULL, deleted = 1 WHERE room = ? AND seq = ?"
+)
 _TOUCH_ROOM = (
     "UPDATE rooms SET last_activity = MAX(last_activity, ?),"
     " message_count = (SELECT COUNT(*) FROM messages WHERE room = ? AND deleted = 0)"
     " WHERE room = ?"
 )
 _LOAD = (
-    "SELECT seq, 'message' AS kind, user_id AS user, name, ts, nonce, text, NULL AS target"
-    " FROM messages WHERE room = ?1 AND epoch = ?2 AND seq BETWEEN ?3 AND ?4"
-    " UNION ALL SELECT seq, kind, user_id, name, ts, nonce, text, target FROM message_events"
+    "SELECT seq, 'message' AS kind, user_id AS user, name, ts, nonce, text, NULL AS target,"
+    " attachments FROM messages WHERE room = ?1 AND epoch = ?2 AND seq BETWEEN ?3 AND ?4"
+    " UNION ALL SELECT seq, kind, user_id, name, ts, nonce, text, target, NULL FROM message_events"
     " WHERE room = ?1 AND epoch = ?2 AND seq BETWEEN ?3 AND ?4 ORDER BY seq"
 )
 
@@ -44,7 +46,15 @@ def history_statements(db: Any, room: str, epoch: str, events: list[StreamEvent]
         if e.kind == "message":
             statements.append(
                 db.prepare(_INSERT_MESSAGE).bind(
-                    room, e.seq, epoch, e.user, e.name, e.ts, e.nonce, e.text
+                    room,
+                    e.seq,
+                    epoch,
+                    e.user,
+                    e.name,
+                    e.ts,
+                    e.nonce,
+                    e.text,
+                    e.to_record()["attachments"],
                 )
             )
             continue

@@ -176,3 +176,34 @@ def test_a_page_that_loses_its_connection_catches_up_without_gaps(
         finally:
             carol.close()
             dave.close()
+
+
+def test_an_attached_image_shows_its_preview_in_the_other_page(browser: Any, server: str) -> None:
+    """Uploads (docs/uploads.md): Eve picks an image; Finn sees its 256 px preview load."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (900, 600), (20, 160, 90)).save(out, format="PNG")
+    eve, finn = Person(browser, server, "eve"), Person(browser, server, "finn")
+    try:
+        for person in (eve, finn):
+            person.sign_up()
+            person.open_room("pics")
+        eve.page.get_by_label("Message #pics").fill("our garden")
+        eve.page.locator("#composer-file").set_input_files(
+            {"name": "garden.png", "mimeType": "image/png", "buffer": out.getvalue()}
+        )
+        finn.sees("our garden")
+        preview = finn.page.locator(".messages[role=log] img.attachment-preview")
+        preview.wait_for()
+        finn.page.wait_for_function(
+            "document.querySelector('.messages img.attachment-preview')?.naturalWidth === 256"
+        )
+        assert preview.get_attribute("alt") == "garden.png"
+        assert (preview.get_attribute("src") or "").endswith("/256")
+        eve.page.locator(".messages[role=log] .msg.own img.attachment-preview").wait_for()
+    finally:
+        eve.close()
+        finn.close()

@@ -219,3 +219,13 @@ test("session keeps the newest feature flags from welcome and flags.changed", ()
   session.onFrame({ type: "flags.changed", version: 2, values: { "message-edits": false } });
   assert.deepEqual(session.flags, { version: 4, values: { "message-edits": true } });
 });
+
+test("session sends a message with only an attachment (docs/uploads.md)", () => {
+  const { session, sent } = setup();
+  session.onOpen();
+  session.onFrame(welcome());
+  const file = { id: "f_" + "b".repeat(24), name: "a.txt", kind: "text", url: "/files/f" };
+  assert.equal(session.sendMessage("   ", [file]).ok, true);
+  assert.deepEqual(sent.at(-1), { type: "chat.send", nonce: "nonce1", text: "", attachments: [file.id] });
+  assert.equal(session.sendMessage("   ").ok, false);
+});

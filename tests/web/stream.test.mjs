@@ -203,3 +203,16 @@ test("nonces match the protocol's nonce rule and differ", () => {
   assert.equal(seen.size, 200);
   assert.equal(makeNonce((bytes) => bytes.fill(255)), "_".repeat(22));
 });
+
+test("attachments (docs/uploads.md): sent as ids, kept on messages, dropped on delete", () => {
+  const file = { id: "f_" + "a".repeat(24), name: "cat.png", kind: "image", url: "/files/x", preview: "/files/x/256" };
+  assert.deepEqual(
+    frameFor({ kind: "send", nonce: "n1", text: "", attachments: [file] }),
+    { type: "chat.send", nonce: "n1", text: "", attachments: [file.id] },
+  );
+  const stream = new RoomStream();
+  stream.applyRecovery(welcome(1, [{ ...msg(1), attachments: [file, "junk"] }]));
+  assert.deepEqual(stream.messages.get(1).attachments, [file]);
+  stream.receive({ type: "chat.deleted", seq: 2, epoch: E, target: 1 });
+  assert.deepEqual(stream.messages.get(1).attachments, []);
+});

@@ -39,6 +39,29 @@ export function decodeError(status, body, headers = null) {
   return new ApiError(status, `http_${status}`, `The server answered ${status}.`, headerRetry);
 }
 
+/**
+ * Upload a file with POST /api/uploads (docs/uploads.md), reporting progress as a 0-1 fraction.
+ * XMLHttpRequest because fetch() cannot report upload progress. Resolves to the `upload` object.
+ */
+export function uploadFile(file, { onProgress = () => {}, base = "" } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${base}/api/uploads?name=${encodeURIComponent(file.name || "file")}`);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("accept", "application/json");
+    if (file.type) xhr.setRequestHeader("content-type", file.type);
+    xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
+    xhr.onerror = () => reject(new ApiError(0, "unreachable", "The upload failed: the server cannot be reached."));
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { body = null; }
+      if (xhr.status === 201 && body?.upload) resolve(body.upload);
+      else reject(decodeError(xhr.status, body));
+    };
+    xhr.send(file);
+  });
+}
+
 export function createApi({ fetch: fetchImpl = (...args) => globalThis.fetch(...args), base = "" } = {}) {
   async function request(method, path, body) {
     const init = { method, credentials: "same-origin", headers: { accept: "application/json" } };

@@ -267,12 +267,13 @@ export class RoomSession {
     return { ok: true, text };
   }
 
-  /** Queue a message (shown as "sending" until acked) and send it if possible. */
-  sendMessage(raw) {
-    const check = this._checkText(raw);
+  /** Queue a message (shown as "sending" until acked) and send it if possible.
+   *  `attachments`: uploads ({id, name, kind, preview, ...}) from POST /api/uploads; with any, the text may be empty. */
+  sendMessage(raw, attachments = []) {
+    const check = attachments.length && !String(raw).trim() ? { ok: true, text: "" } : this._checkText(raw);
     if (!check.ok) return check;
     if (this.isBlocked()) return { ok: false, error: "Sending is paused for a moment (rate limit)." };
-    const item = this.pending.add({ kind: "send", nonce: this.nonce(), text: check.text });
+    const item = this.pending.add({ kind: "send", nonce: this.nonce(), text: check.text, attachments });
     this.typingSender.stop();
     this.onChange("pending");
     this.flush();

@@ -155,7 +155,7 @@ export class RoomStream {
       if (target) Object.assign(target, { text: event.text, edited: true, rev: target.rev + 1 });
       else this.lateEdits.set(event.target, event.text);
     } else if (event.type === "chat.deleted") {
-      if (target) Object.assign(target, { text: "", deleted: true, rev: target.rev + 1 });
+      if (target) Object.assign(target, { text: "", attachments: [], deleted: true, rev: target.rev + 1 });
       else this.lateDeletes.add(event.target);
     }
   }
@@ -167,6 +167,7 @@ export class RoomStream {
       user: message.user,
       name: message.name,
       text: typeof message.text === "string" ? message.text : "",
+      attachments: Array.isArray(message.attachments) ? message.attachments.filter((a) => a && typeof a === "object") : [],
       ts: message.ts,
       nonce: message.nonce ?? null,
       edited: message.edited === true,
@@ -180,6 +181,7 @@ export class RoomStream {
     }
     if (this.lateDeletes.has(entry.seq) || entry.deleted) {
       entry.text = "";
+      entry.attachments = [];
       entry.deleted = true;
       this.lateDeletes.delete(entry.seq);
     }
@@ -301,7 +303,11 @@ export class PendingQueue {
 
 /** The client frame for a queued item. */
 export function frameFor(item) {
-  if (item.kind === "send") return { type: "chat.send", nonce: item.nonce, text: item.text };
+  if (item.kind === "send") {
+    const frame = { type: "chat.send", nonce: item.nonce, text: item.text };
+    if (item.attachments?.length) frame.attachments = item.attachments.map((a) => a.id);
+    return frame;
+  }
   if (item.kind === "edit") return { type: "chat.edit", nonce: item.nonce, target: item.target, text: item.text };
   return { type: "chat.delete", nonce: item.nonce, target: item.target };
 }

@@ -1,7 +1,7 @@
 // One room's screen: header (search, invite, people), notices, the message list, presence,
 // typing line and the composer (with edit mode and rate-limit pause).
 import { HISTORY_PAGE_SIZE, MAX_TEXT_CHARS } from "../protocol.js";
-import { describeError } from "../lib/api.js";
+import { describeError, uploadFile } from "../lib/api.js";
 import { formatTime, plural } from "../lib/format.js";
 import { checkSearch, isPrivateRoom } from "../lib/validate.js";
 import { copyText, h, icon, replace } from "./dom.js";
@@ -140,10 +140,62 @@ export function chatView({ room, session, api, sharePrivateLink = false }) {
   const editBar = h("div", { class: "edit-bar", hidden: true }, h("span", {}, "Editing your message"),
     h("button", { type: "button", class: "link-button", onclick: () => cancelEdit() }, "Cancel"));
   input.setAttribute("aria-describedby", "composer-hint");
+  // Attachments (docs/uploads.md): pick or drop a file; it is uploaded (with progress) and sent
+  // as a message with the composer's text.
+  const fileInput = h("input", { type: "file", id: "composer-file", class: "visually-hidden" });
+  const attachLabel = h("label", { for: "composer-file", class: "attach", title: "Attach a file" }, "📎", h("span", { class: "visually-hidden" }, "Attach a file"));
+  const progress = h("progress", { class: "upload-progress", max: 1, value: 0, hidden: true, "aria-label": "Upload progress" });
   const composer = h("form", { class: "composer", novalidate: true },
     editBar,
     h("label", { for: "composer-input", class: "visually-hidden" }, `Message ${roomLabel}`),
-    h("div", { class: "composer-row" }, input, sendButton), hint);
+    h("div", { class: "composer-row" }, attachLabel, fileInput, input, sendButton), progress, hint);
+
+  async function attach(file) {
+    if (!file || editing) return;
+    progress.hidden = false;
+    progress.value = 0;
+    hint.textContent = `Uploading ${file.name}…`;
+    try {
+      const upload = await uploadFile(file, {
+        onProgress: (fraction) => {
+          progress.value = fraction;
+          hint.textContent = `Uploading ${file.name}… ${Math.round(fraction * 100)}%`;
+        },
+      });
+      const result = session.sendMessage(input.value, [upload]);
+      if (!result.ok) {
+        hint.textContent = result.error;
+        return;
+      }
+      input.value = "";
+      autosize();
+      renderHint();
+      list.scrollToBottom();
+    } catch (failure) {
+      hint.textContent = `Upload failed: ${describeError(failure)}`;
+    } finally {
+      progress.hidden = true;
+      fileInput.value = "";
+    }
+  }
+  fileInput.addEventListener("change", () => attach(fileInput.files?.[0]));
+  for (const target of [composer]) {
+    target.addEventListener("dragover", (event) => {
+      if (event.dataTransfer?.types?.includes("Files")) {
+        event.preventDefault();
+        composer.classList.add("dropping");
+      }
+    });
+    target.addEventListener("dragleave", () => composer.classList.remove("dropping"));
+    target.addEventListener("drop", (event) => {
+      composer.classList.remove("dropping");
+      const file = event.dataTransfer?.files?.[0];
+      if (file) {
+        event.preventDefault();
+        attach(file);
+      }
+    });
+  }
 
   function autosize() {
     input.style.height = "auto";

@@ -7,6 +7,25 @@ import { h, replace } from "./dom.js";
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 const PINNED_PX = 80;
 
+/** Attachments (docs/uploads.md): image previews from the 256 px variant, other files as links. */
+export function attachmentList(attachments) {
+  if (!Array.isArray(attachments) || attachments.length === 0) return null;
+  return h("ul", { class: "msg-attachments" }, ...attachments.map((file) => {
+    const url = typeof file.url === "string" && file.url.startsWith("/files/") ? file.url : null;
+    if (!url) return null;
+    const preview = typeof file.preview === "string" && file.preview.startsWith("/files/") ? file.preview : null;
+    const full = typeof file.full === "string" && file.full.startsWith("/files/") ? file.full : url;
+    const name = String(file.name ?? "file");
+    if (file.kind === "image" && preview) {
+      return h("li", { class: "attachment image" },
+        h("a", { href: full, target: "_blank", rel: "noopener" },
+          h("img", { class: "attachment-preview", src: preview, alt: name, loading: "lazy" })));
+    }
+    return h("li", { class: "attachment file" },
+      h("a", { href: `${url}?download=1`, rel: "noopener" }, name));
+  }));
+}
+
 export function messageList({ session, onEdit, onDelete }) {
   const nodes = new Map(); // seq -> {li, key}
   const log = h("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-relevant": "additions text", "aria-label": "Messages" });
@@ -46,10 +65,11 @@ export function messageList({ session, onEdit, onDelete }) {
     const body = message.deleted
       ? h("p", { class: "msg-text msg-deleted" }, "Message deleted")
       : h("p", { class: "msg-text" }, message.text);
+    const files = message.deleted ? null : attachmentList(message.attachments);
     const tags = h("div", { class: "msg-tags" },
       message.edited && !message.deleted ? h("span", { class: "tag" }, "edited") : null,
       change ? h("span", { class: "tag tag-pending" }, change.kind === "edit" ? "saving edit…" : "deleting…") : null);
-    const li = h("li", { class: `msg${own ? " own" : ""}${continued ? " continued" : ""}${message.deleted ? " deleted" : ""}`, dataset: { seq: String(message.seq) } }, head, body, tags);
+    const li = h("li", { class: `msg${own ? " own" : ""}${continued ? " continued" : ""}${message.deleted ? " deleted" : ""}`, dataset: { seq: String(message.seq) } }, head, message.text || message.deleted || !files ? body : null, files, tags);
     if (own && !message.deleted && !change) {
       const actions = h("div", { class: "msg-actions", hidden: true },
         h("button", { type: "button", class: "edit-action", onclick: () => { closeMenu(); onEdit(message); } }, "Edit"),
@@ -127,7 +147,8 @@ export function messageList({ session, onEdit, onDelete }) {
         : h("div", { class: "msg-tags" }, h("span", { class: "tag tag-pending" }, session.live ? "sending…" : "waiting for connection…"));
       return h("li", { class: `msg own pending${item.status === "failed" ? " failed" : ""}` },
         h("div", { class: "msg-head" }, h("span", { class: "author" }, `${session.me?.name ?? "You"} (you)`)),
-        h("p", { class: "msg-text" }, item.text),
+        item.text ? h("p", { class: "msg-text" }, item.text) : null,
+        attachmentList(item.attachments),
         status);
     });
     replace(pendingList, items);

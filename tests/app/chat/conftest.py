@@ -19,7 +19,7 @@ from primitives.websocket import CloseEvent, MessageEvent, WebSocket
 ROOT = Path(__file__).parents[3]
 MEMORY = {
     name: "memory:"
-    for name in ("SESSIONS", "INVITES", "DB", "ROOMS", "LIMITERS", "FLAGS", "FLAGS_HUB")
+    for name in ("SESSIONS", "INVITES", "DB", "ROOMS", "LIMITERS", "FLAGS", "FLAGS_HUB", "UPLOADS")
 }
 
 
