@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from ..._sqlite_thread import ConnectionThread
 from .._sql import first_keyword, split_statements
 from ..backend import D1Query, D1QueryError, D1StatementResult
 from ._engine import (
@@ -38,7 +39,6 @@ from ._engine import (
     read_size,
     run_queries,
 )
-from ._thread import ConnectionThread
 
 __all__ = ["SQLiteD1Backend"]
 

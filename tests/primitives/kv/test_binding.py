@@ -177,7 +177,7 @@ async def test_sqlite_io_does_not_block_the_event_loop(
         task = asyncio.create_task(ticker())
         await asyncio.sleep(0)
         before = ticks
-        await kv.put("big", b"x" * (20 * 1024 * 1024))  # the write runs on aiosqlite's thread
+        await kv.put("big", b"x" * (20 * 1024 * 1024))  # the write runs on the connection thread
         during_put = ticks - before
         done.set()
         await task
