@@ -60,7 +60,9 @@ _INLINE_BYTES = 64 << 10
 #: how much to write between fdatasync calls while staging
 _SYNC_BYTES = 32 << 20
 #: chunk size of bodies read from disk (public: the benchmark's plain read uses the same)
-READ_CHUNK_BYTES = 8 << 20
+#: 4 MiB with one read ahead: 8 MiB in flight per stream. 8 MiB chunks read ~5 points faster from the
+#: page cache but put the 1 GiB HTTP round trip at 63.6 MiB of RSS growth (bound: 64 MiB).
+READ_CHUNK_BYTES = 4 << 20
 _READ_BYTES = READ_CHUNK_BYTES
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
