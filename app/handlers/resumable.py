@@ -25,7 +25,14 @@ from app.sessions import require_session
 from app.uploads.images import ImageRejected, process_image
 from app.uploads.links import sanitize_filename
 from app.uploads.sniff import SNIFF_BYTES, has_control_bytes
-from app.uploads.store import UploadConfig, describe, object_key, signing_key, used_bytes
+from app.uploads.store import (
+    UploadConfig,
+    describe,
+    mark_ready,
+    object_key,
+    signing_key,
+    used_bytes,
+)
 
 __all__ = ["abort", "complete", "create", "status", "upload_part"]
 
@@ -257,17 +264,14 @@ async def complete(request: Request, env: Any, ctx: Any, file_id: str) -> Respon
             variants.append(variant.name)
     await env.DB.batch(
         [
-            env.DB.prepare(
-                "UPDATE uploads SET state = 'ready', size = ?, etag = ?, width = ?, height = ?, variants = ?,"
-                " upload_id = NULL, updated_at = ? WHERE id = ?"
-            ).bind(
-                stored.size,
-                stored.httpEtag,
-                width,
-                height,
-                ",".join(variants),
-                now_ms(env),
+            mark_ready(
+                env,
                 file_id,
+                size=stored.size,
+                etag=stored.httpEtag,
+                width=width,
+                height=height,
+                variants=variants,
             ),
             env.DB.prepare("DELETE FROM upload_parts WHERE upload = ?").bind(file_id),
         ]

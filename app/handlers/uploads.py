@@ -33,6 +33,7 @@ from app.uploads.store import (
     UploadConfig,
     describe,
     finish_delete,
+    mark_ready,
     object_key,
     signing_key,
     used_bytes,
@@ -301,23 +302,16 @@ async def _receive(
                 variants.append(variant.name)
         sha256 = digest.hexdigest()
         stored = await writer.finish(sha256)
-        await (
-            env.DB.prepare(
-                "UPDATE uploads SET state = 'ready', size = ?, sha256 = ?, etag = ?, width = ?, height = ?,"
-                " variants = ?, upload_id = NULL, updated_at = ? WHERE id = ?"
-            )
-            .bind(
-                size,
-                sha256,
-                stored.httpEtag,
-                width,
-                height,
-                ",".join(variants),
-                now_ms(env),
-                file_id,
-            )
-            .run()
-        )
+        await mark_ready(
+            env,
+            file_id,
+            size=size,
+            etag=stored.httpEtag,
+            width=width,
+            height=height,
+            variants=variants,
+            sha256=sha256,
+        ).run()
     except BaseException:
         await writer.abort()
         await _discard(env, file_id)

@@ -11,6 +11,7 @@ from app.clock import now_ms
 from app.uploads.links import sign
 
 __all__ = [
+    "mark_ready",
     "PART_BYTES",
     "StreamingPut",
     "UploadConfig",
@@ -74,6 +75,27 @@ def object_key(file_id: str, variant: str = "original") -> str:
 def object_keys(file_id: str) -> list[str]:
     """Every key an upload may have written (deleting one that does not exist is a no-op)."""
     return [object_key(file_id)] + [object_key(file_id, name) for name in VARIANT_NAMES]
+
+
+def mark_ready(
+    env: Any,
+    file_id: str,
+    *,
+    size: int,
+    etag: str,
+    width: int | None,
+    height: int | None,
+    variants: list[str],
+    sha256: str | None = None,
+) -> Any:
+    """The statement that makes an upload visible: state ``ready`` with its final size and variants.
+
+    ``sha256`` is None for resumable uploads, whose parts are hashed by no one (docs/uploads.md).
+    """
+    return env.DB.prepare(
+        "UPDATE uploads SET state = 'ready', size = ?, sha256 = ?, etag = ?, width = ?, height = ?,"
+        " variants = ?, upload_id = NULL, updated_at = ? WHERE id = ?"
+    ).bind(size, sha256, etag, width, height, ",".join(variants), now_ms(env), file_id)
 
 
 async def signing_key(env: Any) -> bytes:
