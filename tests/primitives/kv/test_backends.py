@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import sqlite3
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,13 +24,20 @@ from primitives.kv import (
     open_kv_backend,
     open_kv_namespace,
 )
-from primitives.kv.backends import MemoryKVBackend, SQLiteKVBackend, sqlite_path_from_url
+from primitives.kv.backend import KVEntry
+from primitives.kv.backends import (
+    MemoryKVBackend,
+    SQLiteKVBackend,
+    sqlite as sqlite_backend,
+    sqlite_path_from_url,
+)
 from primitives.kv.backends.redis import (
     NATIVE_EXPIRY_GRACE_MS,
     RedisKVBackend,
     _MappedErrors,
     redis_key_layout,
 )
+from primitives.kv.backends.sqlite import INLINE_MAX_BYTES
 from tests.support.redis_server import RedisServer, redis_server_binary
 
 # -- URLs ----------------------------------------------------------------------------------------
@@ -130,6 +138,92 @@ async def test_sqlite_corrupt_file_gives_specific_error(
         with pytest.raises(KVBackendError, match=r"KV PUT failed: 500 .*not a database"):
             await kv.put("k", "v")
     assert path.read_bytes().startswith(b"this is not a database")
+
+
+async def test_sqlite_read_never_overtakes_a_queued_write(
+    tmp_path: Path, fake_clock: FakeClock
+) -> None:
+    """A large put goes to the thread; a get issued behind it must not run inline before it."""
+    async with open_kv_namespace(
+        f"sqlite:///{tmp_path / 'kv.sqlite3'}", clock=fake_clock, name="KV"
+    ) as kv:
+        await kv.put("small", "s")  # opens the file: later small operations may run inline
+        big = "b" * (INLINE_MAX_BYTES + 1)
+        for round_ in range(20):
+            put = asyncio.ensure_future(kv.put(f"k{round_}", big))
+            await asyncio.sleep(0)  # the put is now queued on the thread
+            assert await kv.get(f"k{round_}") == big
+            await put
+        assert await kv.get("small") == "s"
+
+
+async def test_sqlite_small_ops_run_on_the_loop_and_large_values_do_not(tmp_path: Path) -> None:
+    backend = SQLiteKVBackend(tmp_path / "kv.sqlite3")
+    try:
+        await backend.put("warm", KVEntry(b"w"), now=0)  # the first call opens on the thread
+        calls = 0
+        real_call = backend._call
+
+        async def counting_call(fn):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            calls += 1
+            return await real_call(fn)
+
+        backend._call = counting_call  # type: ignore[method-assign]
+        await backend.put("a", KVEntry(b"x" * 100, None, b'{"m":1}'), now=0)
+        assert await backend.get("a", now=0) == KVEntry(b"x" * 100, None, b'{"m":1}')
+        await backend.delete("a")
+        assert await backend.get("a", now=0) is None
+        assert calls == 0
+        large = b"y" * (INLINE_MAX_BYTES + 1)
+        await backend.put("big", KVEntry(large), now=0)
+        assert calls == 1
+        assert await backend.get("big", now=0) == KVEntry(large)
+        assert calls == 2  # read inline up to the size check, then the value on the thread
+    finally:
+        await backend.aclose()
+
+
+async def test_sqlite_inline_write_waits_for_a_lock_on_the_thread(tmp_path: Path) -> None:
+    """Another writer holds the lock: the put neither fails nor blocks the loop, and lands."""
+    path = tmp_path / "kv.sqlite3"
+    backend = SQLiteKVBackend(path)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        await backend.put("warm", KVEntry(b"w"), now=0)
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        put = asyncio.ensure_future(backend.put("k", KVEntry(b"v"), now=0))
+        started = time.monotonic()
+        for _ in range(5):
+            await asyncio.sleep(0)  # the loop keeps running while the put waits
+        assert time.monotonic() - started < 1  # not stuck in a busy wait (its timeout is 5 s)
+        assert not put.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(put, timeout=10)
+        assert await backend.get("k", now=0) == KVEntry(b"v")
+    finally:
+        other.close()
+        await backend.aclose()
+
+
+async def test_sqlite_inline_writes_are_checkpointed_on_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "kv.sqlite3"
+    monkeypatch.setattr(sqlite_backend, "CHECKPOINT_EVERY_BYTES", 256 * 1024)
+    backend = SQLiteKVBackend(path)
+    try:
+        await backend.put("warm", KVEntry(b"w"), now=0)
+        size_before = path.stat().st_size
+        for i in range(64):
+            await backend.put(f"k{i:03d}", KVEntry(bytes([i]) * 8192), now=0)
+        await backend.list(prefix="", start_after=None, limit=1, now=0)  # queued behind it
+        assert path.stat().st_size >= size_before + 256 * 1024  # pages copied out of the WAL
+        assert not backend._checkpointing
+    finally:
+        await backend.aclose()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT count(*) FROM kv_entries").fetchone() == (65,)
 
 
 # -- Redis ---------------------------------------------------------------------------------------
