@@ -9,7 +9,7 @@
 // - WebSocket /api/rooms/<room>/ws (same origin, cookie auth). Sends: hello {resume?, device},
 //   chat.send, chat.edit, chat.delete, typing {active}, resume {epoch, seq}, ping (every 25 s while
 //   live; no frame within 10 s after it replaces the socket). Handles: welcome, resumed,
-//   chat.message/edited/deleted, chat.ack, presence.join/leave (and presence.devices if ever sent),
+//   chat.message/edited/deleted, chat.ack, presence.join/leave/diff (and presence.devices if ever sent),
 //   typing, pong, error.
 // - Assumptions beyond the docs: the 401/403/404 of a refused upgrade are invisible to the browser,
 //   so after a close with 1008 or two failed attempts the client re-checks GET /api/me (401 -> sign-in

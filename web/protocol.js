@@ -4,7 +4,7 @@
 export const CLIENT_TYPES = ["hello", "chat.send", "chat.edit", "chat.delete", "typing", "resume", "ping"];
 export const SERVER_TYPES = [
   "welcome", "chat.message", "chat.edited", "chat.deleted", "chat.ack",
-  "presence.join", "presence.leave", "typing", "resumed", "pong", "error",
+  "presence.join", "presence.leave", "presence.diff", "typing", "resumed", "pong", "error",
   "flags.changed", // feature flags (docs/flags.md)
 ];
 export const ERROR_CODES = [

@@ -1,11 +1,25 @@
-"""Who is in a room (per user, counting devices) and who is typing (throttled, self-expiring)."""
+"""Who is in a room (per user, counting devices) and who is typing (throttled, self-expiring).
+
+Presence is news only on a user's first arrival and last departure, and it is *published* in
+batches: :meth:`Presence.publish` returns what changed since the last publication (a join and
+a leave of the same user in between cancel out), and :meth:`Presence.published_roster` is the
+roster as clients were last told it. A room publishes at most every so often (the actor decides
+when), so a storm of N joins costs a bounded number of broadcasts instead of N.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["TYPING_EXPIRES_MS", "TYPING_THROTTLE_MS", "Presence", "PresenceChange", "TypingTracker"]
+__all__ = [
+    "TYPING_EXPIRES_MS",
+    "TYPING_THROTTLE_MS",
+    "Presence",
+    "PresenceChange",
+    "PresenceDiff",
+    "TypingTracker",
+]
 
 #: A user's "typing" is forwarded at most this often.
 TYPING_THROTTLE_MS = 2000
@@ -21,17 +35,36 @@ class PresenceChange:
     devices: int
 
 
+@dataclass(frozen=True)
+class PresenceDiff:
+    """What changed since the last publication: ``joins`` and ``leaves``, each sorted by user."""
+
+    joins: tuple[PresenceChange, ...] = ()
+    leaves: tuple[PresenceChange, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.joins or self.leaves)
+
+    def __len__(self) -> int:
+        return len(self.joins) + len(self.leaves)
+
+
 @dataclass
 class Presence:
     """Device counts per user; only the first arrival and the last departure are news."""
 
     _devices: dict[str, int] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)
+    #: user -> (name, devices) as clients were last told
+    _published: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _dirty: set[str] = field(default_factory=set)
+    _published_roster: list[dict[str, object]] | None = None
 
     def connect(self, user: str, name: str) -> PresenceChange:
         count = self._devices.get(user, 0) + 1
         self._devices[user] = count
         self._names[user] = name
+        self._dirty.add(user)
         return PresenceChange(
             "presence.join" if count == 1 else "presence.devices", user, name, count
         )
@@ -41,6 +74,7 @@ class Presence:
         if count == 0:
             return None
         name = self._names[user]
+        self._dirty.add(user)
         if count == 1:
             del self._devices[user]
             del self._names[user]
@@ -49,10 +83,49 @@ class Presence:
         return PresenceChange("presence.devices", user, name, count - 1)
 
     def roster(self) -> list[dict[str, object]]:
+        """Everyone present now, sorted by user."""
         return [
             {"user": user, "name": self._names[user], "devices": count}
             for user, count in sorted(self._devices.items())
         ]
+
+    @property
+    def unpublished(self) -> bool:
+        """Whether anyone arrived or left since the last :meth:`publish`."""
+        return bool(self._dirty)
+
+    def publish(self) -> PresenceDiff:
+        """Arrivals and departures since the last publication; clients now know the roster."""
+        joins: list[PresenceChange] = []
+        leaves: list[PresenceChange] = []
+        for user in sorted(self._dirty):
+            before = self._published.get(user)
+            count = self._devices.get(user, 0)
+            if count:
+                name = self._names[user]
+                self._published[user] = (name, count)
+                if before is None:
+                    joins.append(PresenceChange("presence.join", user, name, count))
+            elif before is not None:
+                del self._published[user]
+                leaves.append(PresenceChange("presence.leave", user, before[0], 0))
+        if self._dirty:
+            self._published_roster = None
+        self._dirty.clear()
+        return PresenceDiff(tuple(joins), tuple(leaves))
+
+    def mark_published(self) -> None:
+        """Clients already know the current roster (an actor rebuilt after hibernation)."""
+        self.publish()
+
+    def published_roster(self) -> list[dict[str, object]]:
+        """The roster as of the last publication, sorted by user (kept until the next one)."""
+        if self._published_roster is None:
+            self._published_roster = [
+                {"user": user, "name": name, "devices": devices}
+                for user, (name, devices) in sorted(self._published.items())
+            ]
+        return self._published_roster
 
     def __contains__(self, user: object) -> bool:
         return user in self._devices

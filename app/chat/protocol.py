@@ -52,6 +52,7 @@ SERVER_TYPES = (
     "chat.ack",
     "presence.join",
     "presence.leave",
+    "presence.diff",
     "typing",
     "resumed",
     "pong",

@@ -11,6 +11,12 @@ Glue only: the rules live in ``app.chat``. What this class adds:
   the rows stay marked undrained and the alarm retries with backoff.
 * **Hibernation.** Sockets are accepted with ``ctx.acceptWebSocket``; who is who lives in each
   socket's attachment, so after eviction the constructor rebuilds presence and the stream state.
+* **Fan-out.** Joined sockets are kept in an in-memory set (rebuilt from the attachments after a
+  wake), so a broadcast encodes the frame once and touches no attachment.
+* **Presence batching.** Arrivals and departures are published at most every
+  ``PRESENCE_INTERVAL_MS``: the first change after a quiet spell goes out at once, later ones are
+  coalesced into one ``presence.diff``. A storm of N joins therefore costs a bounded number of
+  broadcasts per interval, not N broadcasts of N frames each.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from urllib.parse import urlsplit
 
 from app import _json
 from app._runtime import DurableObject, Request, Response, websocket_pair
-from app.chat.presence import TYPING_EXPIRES_MS, Presence, TypingTracker
+from app.chat.presence import TYPING_EXPIRES_MS, Presence, PresenceChange, TypingTracker
 from app.chat.protocol import (
     ChatDelete,
     ChatEdit,
@@ -40,7 +46,7 @@ from app.chat.protocol import (
     parse_client_frame,
 )
 from app.chat.stream import DEFAULT_WINDOW, Recovery, SendOutcome, StreamEvent, StreamState
-from app.clock import now_ms
+from app.clock import now_ms, sleep_ms
 from app.flags.evaluate import evaluate
 from app.flags.store import Snapshot, context_for, evaluated
 from app.rooms.flags_hub import HUB_NAME
@@ -56,6 +62,8 @@ log = logging.getLogger("edgeroom.chat")
 #: Outbox drain delay: batches the D1 writes of a busy room.
 DRAIN_DELAY_MS = 200
 DRAIN_BATCH = 200
+#: Presence changes are published at most this often (Cloudflare's batching guidance: 50-100 ms).
+PRESENCE_INTERVAL_MS = 100
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, user TEXT NOT NULL,"
@@ -78,6 +86,9 @@ class ChatRoom(DurableObject):
         self.limits = RoomLimits(env.LIMITERS)
         self._drain_failures = 0
         self._socket_tails: dict[Any, asyncio.Future[None]] = {}
+        self._joined: dict[Any, None] = {}  # sockets that have had their welcome, in join order
+        self._presence_published_at: int | None = None
+        self._presence_timer: asyncio.Future[None] | None = None
         # Feature flags (docs/flags.md): pushed by FlagsHub once this room has registered.
         self.flags = Snapshot()
         self._flags_registered = False
@@ -108,6 +119,8 @@ class ChatRoom(DurableObject):
             info = ws.deserializeAttachment() or {}
             if info.get("ready"):
                 self.presence.connect(info["user"], info["name"])
+                self._joined[ws] = None
+        self.presence.mark_published()  # the clients of these sockets already know the roster
         self.ctx.setWebSocketAutoResponse(_ping_pong_pair())
 
     # -- HTTP: the upgrade and the room's own queries ----------------------------------------------
@@ -266,24 +279,24 @@ class ChatRoom(DurableObject):
         info["ready"] = True
         info["device"] = message.device
         ws.serializeAttachment(info)
-        change = self.presence.connect(info["user"], info["name"])
+        self.presence.connect(info["user"], info["name"])
+        # Published now (to the others: this socket is not joined yet) or with the next batch,
+        # which this socket receives too; the welcome's roster is the one last published.
+        self._presence_changed()
         now = now_ms(self.env)
         ws.send(
             encode(
                 "welcome",
                 room=self.room,
                 you={"user": info["user"], "name": info["name"], "device": message.device},
-                roster=self.presence.roster(),
+                roster=self.presence.published_roster(),
                 typing=self.typing.active(now),
                 limits=LIMITS,
                 flags={"version": self.flags.version, "values": self._flag_values(info)},
                 **self._recovery_fields(recovery),
             )
         )
-        if change.kind == "presence.join":
-            self._broadcast(
-                encode("presence.join", user=change.user, name=change.name, devices=1), exclude=ws
-            )
+        self._joined[ws] = None
 
     def _recovery_fields(self, recovery: Recovery) -> dict[str, Any]:
         epoch = self.stream.epoch
@@ -328,13 +341,49 @@ class ChatRoom(DurableObject):
             return
         info["ready"] = False
         ws.serializeAttachment(info)
+        self._joined.pop(ws, None)
         change = self.presence.disconnect(info["user"])
         if change is not None and change.kind == "presence.leave":
-            self._broadcast(
-                encode("presence.leave", user=change.user, name=change.name, devices=0), exclude=ws
-            )
+            self._presence_changed()
             if self.typing.stop(info["user"]):
                 self._broadcast_typing(info, False, exclude=ws)
+
+    # -- presence batches -------------------------------------------------------------------------------
+    def _presence_changed(self) -> None:
+        """Publish now if the last publication is old enough, else once the interval is over."""
+        if self._presence_timer is not None:
+            return  # a publication is already due; it will carry this change too
+        now = now_ms(self.env)
+        last = self._presence_published_at
+        wait = 0 if last is None else last + PRESENCE_INTERVAL_MS - now
+        if wait <= 0:
+            self._publish_presence(now)
+        else:
+            self._presence_timer = asyncio.ensure_future(self._publish_presence_later(wait))
+
+    async def _publish_presence_later(self, wait_ms: int) -> None:
+        try:
+            await sleep_ms(self.env, wait_ms)
+        finally:
+            self._presence_timer = None
+        self._publish_presence(now_ms(self.env))
+
+    def _publish_presence(self, now: int) -> None:
+        self._presence_published_at = now
+        diff = self.presence.publish()
+        if not diff:
+            return
+        if len(diff) == 1:  # the common case keeps the simple frames
+            change = (diff.joins or diff.leaves)[0]
+            self._broadcast(_presence_frame(change))
+            return
+        self._broadcast(
+            encode(
+                "presence.diff",
+                joins=[{"user": c.user, "name": c.name, "devices": c.devices} for c in diff.joins],
+                leaves=[{"user": c.user, "name": c.name} for c in diff.leaves],
+            )
+        )
 
     # -- writing ----------------------------------------------------------------------------------------
     async def _write(
@@ -403,12 +452,13 @@ class ChatRoom(DurableObject):
 
     # -- sending --------------------------------------------------------------------------------------
     def _broadcast(self, frame: str, exclude: Any = None) -> None:
-        """Send one encoded frame to every joined socket; sockets that are gone are skipped."""
-        for ws in self.ctx.getWebSockets():
+        """Send one encoded frame to every joined socket; sockets that are gone are skipped.
+
+        No back-pressure here: ``send`` only queues, and the runtime closes a socket whose queue
+        outgrows its limit (1013) rather than letting one slow reader hold the room up.
+        """
+        for ws in list(self._joined):
             if ws is exclude:
-                continue
-            info = ws.deserializeAttachment()
-            if not info or not info.get("ready"):
                 continue
             try:
                 ws.send(frame)
@@ -518,6 +568,12 @@ class ChatRoom(DurableObject):
         )
         if len(events) == DRAIN_BATCH:
             self._schedule_drain(0)
+
+
+def _presence_frame(change: PresenceChange) -> str:
+    if change.kind == "presence.join":
+        return encode("presence.join", user=change.user, name=change.name, devices=change.devices)
+    return encode("presence.leave", user=change.user, name=change.name, devices=0)
 
 
 def _history_message(row: dict[str, Any], epoch: str) -> dict[str, Any]:

@@ -42,6 +42,11 @@ def register(subparsers: Any) -> None:
         help="largest WebSocket message (default: 1 MiB)",
     )
     parser.add_argument(
+        "--ws-per-message-deflate",
+        action="store_true",
+        help="compress WebSocket frames (permessage-deflate); off by default: see docs/runtime.md",
+    )
+    parser.add_argument(
         "--test-scheduled",
         action="store_true",
         help="expose /__scheduled?cron=... to run scheduled() by hand",
@@ -68,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.port,
         log_level=args.log_level,
         ws_max_size=args.ws_max_size,
+        ws_per_message_deflate=args.ws_per_message_deflate,
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )

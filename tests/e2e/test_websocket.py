@@ -41,6 +41,22 @@ async def test_messages_arrive_in_order(echo_url: str) -> None:
     assert received == [f"msg {i}" for i in range(500)]
 
 
+async def test_compression_is_off_unless_asked_for(tmp_path: Path) -> None:
+    """The client offers permessage-deflate; the server declines it by default."""
+    with serve_in_thread(create_app(ECHO_CONFIG, data_dir=tmp_path / "off")) as url:
+        async with connect(ws_url(url, "/ws")) as ws:
+            assert "sec-websocket-extensions" not in ws.response.headers
+            await ws.send("hello")
+            assert await ws.recv() == "hello"
+    app = create_app(ECHO_CONFIG, data_dir=tmp_path / "on")
+    with serve_in_thread(app, ws_per_message_deflate=True) as url:
+        async with connect(ws_url(url, "/ws")) as ws:
+            extensions = ws.response.headers["sec-websocket-extensions"]
+            assert extensions.startswith("permessage-deflate")
+            await ws.send("hello" * 100)
+            assert await ws.recv() == "hello" * 100
+
+
 async def test_ping_is_answered_with_pong(echo_url: str) -> None:
     async with connect(ws_url(echo_url, "/ws")) as ws:
         latency = await asyncio.wait_for(await ws.ping(b"are you there"), timeout=5)

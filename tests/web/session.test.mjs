@@ -174,6 +174,23 @@ test("session tracks presence per user with device counts", () => {
   assert.deepEqual([...session.roster.keys()], ["u-bob"]);
 });
 
+test("session applies a presence.diff: leaves, then joins (its own join too, idempotently)", () => {
+  const { session } = setup();
+  session.onOpen();
+  session.onFrame(welcome());
+  session.onFrame({
+    type: "presence.diff",
+    joins: [
+      { user: "u-bob", name: "Bob", devices: 1 },
+      { user: ME.user, name: "Me", devices: 1 },
+    ],
+    leaves: [{ user: "u-ann", name: "Ann" }],
+  });
+  assert.deepEqual([...session.roster.keys()].sort(), [ME.user, "u-bob"].sort());
+  session.onFrame({ type: "presence.diff", joins: [{ user: "u-bob", name: "Bob", devices: 1 }], leaves: [] });
+  assert.equal(session.roster.size, 2);
+});
+
 test("session shows others typing, hides its own, expires after 6 s and clears on their message", () => {
   const { session, timers, sent } = setup();
   session.onOpen();

@@ -78,6 +78,8 @@ export class RoomSession {
       case "presence.leave":
       case "presence.devices":
         return this._presence(frame);
+      case "presence.diff": // several arrivals and departures, published together
+        return this._presenceDiff(frame);
       case "typing":
         return this._typing(frame);
       case "flags.changed": // feature flags (docs/flags.md)
@@ -174,6 +176,15 @@ export class RoomSession {
       this.roster.set(frame.user, { name: frame.name ?? this.roster.get(frame.user)?.name ?? frame.user, devices });
     }
     this.onChange("roster");
+  }
+
+  _presenceDiff(frame) {
+    for (const left of Array.isArray(frame.leaves) ? frame.leaves : []) {
+      this._presence({ type: "presence.leave", ...left, devices: 0 });
+    }
+    for (const joined of Array.isArray(frame.joins) ? frame.joins : []) {
+      this._presence({ type: "presence.join", ...joined });
+    }
   }
 
   _typing(frame) {

@@ -6,8 +6,12 @@ import asyncio
 
 import pytest
 
+from app.rooms.chat_room import PRESENCE_INTERVAL_MS
 from primitives.env import Env
 from tests.app.chat.conftest import Client, sign_up
+
+#: Just past one presence interval (a whole millisecond more, against float rounding).
+PRESENCE_BATCH_S = (PRESENCE_INTERVAL_MS + 1) / 1000
 
 
 async def drain_outbox(env: Env) -> None:
@@ -42,6 +46,7 @@ async def test_messages_are_stored_acked_and_broadcast_in_order(chat_env: Env) -
     assert welcome["seq"] == 0 and welcome["recovered"] is False and welcome["events"] == []
     assert [r["name"] for r in welcome["roster"]] == ["ann"]
     await b.hello()
+    chat_env.clock.advance(PRESENCE_BATCH_S)  # presence is published at most every 100 ms
     assert (await a.recv("presence.join"))["name"] == "bob"
     for i in range(3):
         a.send(type="chat.send", nonce=f"n{i}", text=f"hello {i}")
@@ -154,7 +159,9 @@ async def test_presence_counts_devices_and_typing_reaches_only_others(chat_env: 
     await b.hello()
     phone, laptop = await ann.connect("lobby"), await ann.connect("lobby")
     await phone.hello(device="phone")
+    chat_env.clock.advance(PRESENCE_BATCH_S)
     assert (await b.recv("presence.join"))["name"] == "ann"
+    chat_env.clock.advance(PRESENCE_BATCH_S)
     welcome = await laptop.hello(device="laptop")
     assert {r["name"]: r["devices"] for r in welcome["roster"]} == {"ann": 2, "bob": 1}
     phone.send(type="typing", active=True)
@@ -162,9 +169,41 @@ async def test_presence_counts_devices_and_typing_reaches_only_others(chat_env: 
     assert (typing["name"], typing["active"], typing["expires_in"]) == ("ann", True, 6000)
     assert not [f for f in await phone.quiet() if f["type"] == "typing"]
     phone.close()
+    chat_env.clock.advance(PRESENCE_BATCH_S)
     assert not [f for f in await b.quiet() if f["type"] == "presence.leave"]
     laptop.close()
+    chat_env.clock.advance(PRESENCE_BATCH_S)
     assert (await b.recv("presence.leave"))["name"] == "ann"
+
+
+async def test_a_join_storm_is_published_in_batches(chat_env: Env) -> None:
+    """Joins within 100 ms of a publication go out together, in one frame per socket."""
+    users = [await sign_up(chat_env, name) for name in ("ann", "bob", "cat", "dan", "eve")]
+    ann, bob, cat, dan, eve = [await user.connect("lobby") for user in users]
+    await ann.hello()  # the first change after a quiet spell is published at once
+    welcomes = [await client.hello() for client in (bob, cat, dan)]
+    assert [[r["name"] for r in w["roster"]] for w in welcomes] == [["ann"]] * 3
+    assert not [f for f in await ann.quiet() if f["type"].startswith("presence")]
+    chat_env.clock.advance(PRESENCE_BATCH_S)
+    diff = await ann.recv("presence.diff")
+    assert sorted(j["name"] for j in diff["joins"]) == ["bob", "cat", "dan"]
+    assert diff["leaves"] == []
+    # Those who joined during the interval learn of themselves and each other the same way.
+    assert (await bob.recv("presence.diff")) == diff
+    assert (await dan.recv("presence.diff")) == diff
+    chat_env.clock.advance(PRESENCE_BATCH_S)  # a quiet spell: the next change goes out at once
+    roster = (await eve.hello())["roster"]
+    assert sorted(r["name"] for r in roster) == ["ann", "bob", "cat", "dan", "eve"]
+    assert (await ann.recv("presence.join"))["name"] == "eve"
+    # Within the next interval dan leaves, and fay comes and goes: only dan's leave is news.
+    fay = await (await sign_up(chat_env, "fay")).connect("lobby")
+    await fay.hello()
+    dan.close()
+    fay.close()
+    await chat_env.clock.settle()  # the room has handled both closes
+    chat_env.clock.advance(PRESENCE_BATCH_S)
+    frames = [f for f in await ann.quiet() if f["type"].startswith("presence")]
+    assert [(f["type"], f["name"]) for f in frames] == [("presence.leave", "dan")]
 
 
 async def test_sending_too_fast_is_refused_with_retry_after(chat_env: Env) -> None:
@@ -191,6 +230,7 @@ async def test_bad_frames_get_errors_and_the_room_keeps_working(chat_env: Env) -
     assert (await a.recv("error"))["message"] == "send hello first"
     await a.hello()
     await b.hello()
+    chat_env.clock.advance(PRESENCE_BATCH_S)
     a.send_raw("{not json")
     assert (await a.recv("error"))["code"] == "bad_json"
     a.send(type="chat.shout", text="x")
@@ -199,6 +239,7 @@ async def test_bad_frames_get_errors_and_the_room_keeps_working(chat_env: Env) -
     assert (await b.recv("chat.message"))["text"] == "<script>alert(1)</script>"
     b.send_raw(b"\x00binary")
     assert await asyncio.wait_for(b.closed, 5) == (1003, "binary frames are not supported")
+    chat_env.clock.advance(PRESENCE_BATCH_S)
     assert (await a.recv("presence.leave"))["name"] == "bob"
     a.send(type="chat.send", nonce="after", text="still here")
     assert (await a.recv("chat.ack"))["seq"] == 2
@@ -372,9 +413,11 @@ async def test_a_client_that_keeps_flooding_is_closed_with_1008(chat_env: Env) -
     a, b = await ann.connect("lobby"), await bob.connect("lobby")
     await a.hello()
     await b.hello()
+    chat_env.clock.advance(PRESENCE_BATCH_S)
     for i in range(10 + MAX_REFUSALS + 1):
         a.send(type="chat.send", nonce=f"f{i}", text="spam")
     assert await asyncio.wait_for(a.closed, 5) == (1008, "too many messages")
+    chat_env.clock.advance(PRESENCE_BATCH_S)
     assert (await b.recv("presence.leave"))["name"] == "ann"
     b.send(type="chat.send", nonce="b1", text="the room still works")
     assert (await b.recv("chat.ack"))["seq"] == 11
