@@ -45,12 +45,14 @@ async def test_compression_is_off_unless_asked_for(tmp_path: Path) -> None:
     """The client offers permessage-deflate; the server declines it by default."""
     with serve_in_thread(create_app(ECHO_CONFIG, data_dir=tmp_path / "off")) as url:
         async with connect(ws_url(url, "/ws")) as ws:
+            assert ws.response is not None
             assert "sec-websocket-extensions" not in ws.response.headers
             await ws.send("hello")
             assert await ws.recv() == "hello"
     app = create_app(ECHO_CONFIG, data_dir=tmp_path / "on")
     with serve_in_thread(app, ws_per_message_deflate=True) as url:
         async with connect(ws_url(url, "/ws")) as ws:
+            assert ws.response is not None
             extensions = ws.response.headers["sec-websocket-extensions"]
             assert extensions.startswith("permessage-deflate")
             await ws.send("hello" * 100)
