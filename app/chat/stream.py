@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Literal
 
 from app import _json
@@ -166,7 +167,11 @@ class StreamState:
         return next(iter(self._window), self.head + 1)
 
     def recent(self, limit: int) -> list[StreamEvent]:
-        return list(self._window.values())[-limit:] if limit > 0 else []
+        if limit <= 0:
+            return []
+        newest_first = list(islice(reversed(self._window.values()), limit))
+        newest_first.reverse()
+        return newest_first
 
     def get(self, seq: int) -> StreamEvent | None:
         return self._window.get(seq)

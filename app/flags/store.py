@@ -7,19 +7,18 @@ document, so a reader sees a whole flag set or the previous one, never half an u
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from app import _json
 from app.clock import now_ms
 from app.flags.evaluate import evaluate
 from app.flags.model import Flag, FlagError, parse_flag
+from app.per_binding import PerBinding
 
 __all__ = [
     "CACHE_MS",
     "KV_KEY",
-    "PerBinding",
     "Snapshot",
     "context_for",
     "evaluated",
@@ -28,7 +27,6 @@ __all__ = [
     "merge_patch",
 ]
 
-T = TypeVar("T")
 KV_KEY = "flags"
 #: How long an isolate trusts its copy before reading KV again; pushes bypass it.
 CACHE_MS = 1000
@@ -56,30 +54,6 @@ class Snapshot:
             "version": self.version,
             "flags": {key: flag.to_json() for key, flag in sorted(self.flags.items())},
         }
-
-
-class PerBinding(Generic[T]):
-    """Values kept per binding object (per env), never shared between two envs.
-
-    Weak keys where the binding allows it (a closed env's entries go with it); otherwise the
-    binding's id (Pyodide proxies), which is stable for an isolate's one env.
-    """
-
-    def __init__(self) -> None:
-        self._weak: weakref.WeakKeyDictionary[Any, T] = weakref.WeakKeyDictionary()
-        self._by_id: dict[int, T] = {}
-
-    def get(self, binding: Any) -> T | None:
-        try:
-            return self._weak.get(binding)
-        except TypeError:
-            return self._by_id.get(id(binding))
-
-    def set(self, binding: Any, value: T) -> None:
-        try:
-            self._weak[binding] = value
-        except TypeError:
-            self._by_id[id(binding)] = value
 
 
 _cache: PerBinding[tuple[Snapshot, int]] = PerBinding()

@@ -15,8 +15,9 @@ from app._runtime import Request, Response
 from app.clock import now_ms
 from app.flags.evaluate import evaluate
 from app.flags.model import FlagError, validate_key
-from app.flags.store import PerBinding, Snapshot, context_for, install, load
+from app.flags.store import Snapshot, context_for, install, load
 from app.httputil import HttpError, is_same_origin, query_params, read_json
+from app.per_binding import PerBinding
 from app.rooms.flags_hub import HUB_NAME
 from app.sessions import session_from_request
 

@@ -10,6 +10,7 @@ from app._runtime import Request, Response
 from app.chat.names import NameError_, normalize_room_name, validate_display_name, validate_room
 from app.clock import now_ms
 from app.httputil import HttpError, client_ip, is_same_origin, query_params, read_json
+from app.per_binding import KnownFacts
 from app.sessions import Session, require_session
 
 __all__ = [
@@ -26,6 +27,9 @@ __all__ = [
 
 INVITE_PREFIX = "invite:"
 MAX_PAGE = 100
+#: Public rooms and memberships this isolate has written: every WebSocket upgrade would otherwise
+#: write both again (rooms and memberships are never deleted, so a remembered one stays true).
+_written = KnownFacts()
 
 
 def _room(raw: str) -> tuple[str, bool]:
@@ -51,6 +55,9 @@ async def _room_row(env: Any, room: str) -> dict[str, Any]:
 
 
 async def _ensure_public_room(env: Any, room: str, session: Session) -> None:
+    fact = ("room", room)
+    if (env.DB, fact) in _written:
+        return
     now = now_ms(env)
     await (
         env.DB.prepare(
@@ -60,9 +67,13 @@ async def _ensure_public_room(env: Any, room: str, session: Session) -> None:
         .bind(room, room, session.user_id, now, now)
         .run()
     )
+    _written.add(env.DB, fact)
 
 
 async def _join(env: Any, room: str, session: Session) -> None:
+    fact = ("member", room, session.user_id)
+    if (env.DB, fact) in _written:
+        return
     await (
         env.DB.prepare(
             "INSERT INTO memberships (room, user_id, joined_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
@@ -70,6 +81,7 @@ async def _join(env: Any, room: str, session: Session) -> None:
         .bind(room, session.user_id, now_ms(env))
         .run()
     )
+    _written.add(env.DB, fact)
 
 
 async def _require_member(env: Any, room: str, session: Session) -> None:

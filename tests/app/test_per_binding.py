@@ -1,0 +1,31 @@
+"""Per-binding isolate memory: never shared between envs, bounded."""
+
+from __future__ import annotations
+
+from app.per_binding import KnownFacts, PerBinding
+
+
+class Binding:
+    """Stands for a binding object (weak-referenceable, like the local ones)."""
+
+
+def test_per_binding_keeps_values_apart() -> None:
+    cache: PerBinding[int] = PerBinding()
+    first, second = Binding(), Binding()
+    cache.set(first, 1)
+    assert cache.get(first) == 1 and cache.get(second) is None
+    unhashable_proxy: list[int] = []  # like a Pyodide proxy: no weak reference possible
+    cache.set(unhashable_proxy, 2)
+    assert cache.get(unhashable_proxy) == 2
+
+
+def test_known_facts_are_per_binding_and_bounded() -> None:
+    known = KnownFacts(max_facts=3)
+    db, other_db = Binding(), Binding()
+    known.add(db, ("room", "lobby"))
+    assert (db, ("room", "lobby")) in known
+    assert (other_db, ("room", "lobby")) not in known
+    for room in ("a", "b"):
+        known.add(db, ("room", room))
+    known.add(db, ("room", "c"))  # the fourth fact: the set starts over
+    assert (db, ("room", "c")) in known and (db, ("room", "lobby")) not in known
