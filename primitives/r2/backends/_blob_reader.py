@@ -120,9 +120,14 @@ class BlobReader:
                 item = self._read_chunk()
             except Exception as exc:  # raised by take(), on the consumer's side
                 item = exc
-                with self._lock:
-                    self._unread = 0
+            with self._lock:
+                self._unread = self._unread - len(item) if isinstance(item, bytes) else 0
+                last = self._unread == 0
+                if last:  # done with the file: aclose() need not wait for this job
+                    self._running = False
             self._loop.call_soon_threadsafe(self._deliver, item)
+            if last:
+                return
 
     def _read_chunk(self) -> bytes:
         while self._left == 0:
@@ -140,6 +145,4 @@ class BlobReader:
         if not chunk:  # the content file is shorter than the index says
             raise InternalError()
         self._left -= len(chunk)
-        with self._lock:
-            self._unread -= len(chunk)
         return chunk
