@@ -15,8 +15,8 @@ absolute paths and 1,024-byte names cannot escape the directory.
 The index is the stdlib ``sqlite3`` driven from one dedicated thread (the aiosqlite model), so
 every transaction -- including the condition check of a conditional put -- runs whole and
 uninterrupted. Content files are read and written on the default thread pool (writes one chunk
-behind, with an fdatasync every 32 MiB), so hashing, disk I/O and the caller overlap. A blob
-still being read when its object is replaced or deleted is unlinked when its last reader ends.
+behind, with an fdatasync every 32 MiB; reads one chunk ahead, see ``_blob_reader``), so hashing,
+disk I/O and the caller overlap. A blob still being read when its object is replaced or deleted is unlinked when its last reader ends.
 
 The module is longer than the usual ~400 lines on purpose: each index transaction and the blob
 files it publishes or releases are handled side by side, so the crash-ordering rules above can be
@@ -47,7 +47,7 @@ from ..backend import (
     RangeResolver,
     Staged,
 )
-from ..errors import InternalError
+from ._blob_reader import BlobReader
 from ._file_multipart import FileMultipartMixin, FileStaged, dump_json
 from ._listing import list_ordered, prefix_upper_bound
 
@@ -60,10 +60,9 @@ _INLINE_BYTES = 64 << 10
 #: how much to write between fdatasync calls while staging
 _SYNC_BYTES = 32 << 20
 #: chunk size of bodies read from disk (public: the benchmark's plain read uses the same)
-#: 4 MiB with one read ahead: 8 MiB in flight per stream. 8 MiB chunks read ~5 points faster from the
-#: page cache but put the 1 GiB HTTP round trip at 63.6 MiB of RSS growth (bound: 64 MiB).
+#: 4 MiB with one read ahead (see ``_blob_reader``): 8 MiB in flight per stream. 8 MiB chunks put
+#: the 1 GiB HTTP round trip at 63.6 MiB of RSS growth (bound: 64 MiB).
 READ_CHUNK_BYTES = 4 << 20
-_READ_BYTES = READ_CHUNK_BYTES
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     key BLOB PRIMARY KEY, version TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
@@ -235,43 +234,24 @@ class FileR2Backend(FileMultipartMixin):
         return GetOutcome(record, self._read(needed), offset, length)
 
     async def _read(self, needed: list[tuple[str, int, int]]) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        index = 0
+        reader = BlobReader(
+            asyncio.get_running_loop(),
+            [(self._blob_path(blob_id), start, count) for blob_id, start, count in needed],
+            READ_CHUNK_BYTES,
+        )
+        done = 0  # blobs read to the end of their range, their leases returned
         try:
-            while index < len(needed):
-                blob_id, start, remaining = needed[index]
-                try:
-                    handle, chunk = await asyncio.to_thread(
-                        _open_and_read, self._blob_path(blob_id), start, min(_READ_BYTES, remaining)
-                    )
-                except FileNotFoundError as exc:
-                    raise InternalError() from exc
-                ahead: asyncio.Future[bytes] | None = None
-                try:
-                    while True:
-                        if not chunk:
-                            raise InternalError()
-                        remaining -= len(chunk)
-                        # Read the next chunk while this one is consumed: the thread hop overlaps
-                        # the consumer's work instead of adding to it (two chunks at most in memory).
-                        ahead = (
-                            loop.run_in_executor(None, handle.read, min(_READ_BYTES, remaining))
-                            if remaining > 0
-                            else None
-                        )
-                        yield chunk
-                        if ahead is None:
-                            break
-                        chunk = await ahead
-                        ahead = None
-                finally:
-                    if ahead is not None:  # stopped early: let the read finish before closing
-                        await asyncio.wait([ahead])
-                    handle.close()
-                self._unlease(blob_id)
-                index += 1
+            for blob_id, _, count in needed:
+                while count > 0:  # a chunk never spans two blobs
+                    chunk = await reader.take()
+                    count -= len(chunk)
+                    if count <= 0:  # the rest of this blob is in memory: it may go now
+                        self._unlease(blob_id)
+                        done += 1
+                    yield chunk
         finally:
-            for blob_id, _, _ in needed[index:]:
+            await reader.aclose()
+            for blob_id, _, _ in needed[done:]:
                 self._unlease(blob_id)
 
     async def stage(self, chunks: AsyncIterable[bytes | memoryview]) -> Staged:
@@ -459,16 +439,6 @@ class FileR2Backend(FileMultipartMixin):
 async def _inline_body(data: bytes) -> AsyncIterator[bytes]:
     if data:
         yield data
-
-
-def _open_and_read(path: Path, start: int, count: int) -> tuple[Any, bytes]:
-    handle = open(path, "rb", buffering=0)  # noqa: SIM115 -- closed by the reader
-    try:
-        handle.seek(start)
-        return handle, handle.read(count)
-    except BaseException:
-        handle.close()
-        raise
 
 
 def _write_all(handle: Any, data: Any, flush: bool = False) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,88 @@ async def test_unreadable_directory_is_a_backend_error(
     with pytest.raises(BackendError, match="cannot open R2 directory"):
         await bucket.head("k")
     await bucket.aclose()
+
+
+# -- reading content files (``_blob_reader``) ---------------------------------------------------
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Read bodies in 16-byte chunks, so a few hundred bytes make many chunks."""
+    monkeypatch.setattr("primitives.r2.backends.file.READ_CHUNK_BYTES", 16)
+    return 16
+
+
+async def test_chunks_never_span_blobs_and_each_blob_goes_once_read(
+    bucket: Any, root: Path, small_chunks: int
+) -> None:
+    upload = await bucket.createMultipartUpload("key")
+    parts = [await upload.uploadPart(n, str(n) * 50) for n in (1, 2, 3)]
+    await upload.complete(parts)
+    body = await bucket.get("key", range={"offset": 10, "length": 120})
+    await bucket.delete("key")
+    chunks, left = [], []
+    async for chunk in body.body:
+        chunks.append(chunk)
+        left.append(len(blobs(root)))
+    assert [len(c) for c in chunks] == [16, 16, 8, 16, 16, 16, 2, 16, 14]
+    # a blob is unlinked as soon as its last chunk is taken: the reader no longer needs it
+    assert left == [3, 3, 2, 2, 2, 2, 1, 1, 0]
+    assert b"".join(chunks) == b"1" * 40 + b"2" * 50 + b"3" * 30
+    assert blobs(root) == []
+
+
+async def test_reader_stays_one_chunk_ahead_of_a_slow_consumer(tmp_path: Path) -> None:
+    from primitives.r2.backends._blob_reader import BlobReader
+
+    data = bytes(range(256)) * 4
+    (tmp_path / "blob").write_bytes(data)
+    reader = BlobReader(asyncio.get_running_loop(), [(tmp_path / "blob", 100, 500)], 16)
+    assert await reader.take() == data[100:116]
+    await asyncio.sleep(0.05)  # time enough to read everything, were it not bounded
+    assert len(reader._ready) == 1 and not reader._running
+    rest = [await reader.take() for _ in range(31)]
+    assert b"".join(rest) == data[116:600]
+    await reader.aclose()
+
+
+async def test_a_body_dropped_midway_releases_its_blob(
+    bucket: Any, root: Path, small_chunks: int
+) -> None:
+    await bucket.put("key", "x" * 100_000)
+    body = await bucket.get("key")
+    await bucket.delete("key")
+    stream = body.body.__aiter__()
+    assert await stream.__anext__() == b"x" * 16
+    assert len(blobs(root)) == 1
+    await body.body.cancel()
+    assert blobs(root) == []
+
+
+async def test_missing_or_short_content_files_are_internal_errors(
+    bucket: Any, root: Path, small_chunks: int
+) -> None:
+    from primitives.r2 import InternalError
+
+    await bucket.put("gone", "g" * 100_000)
+    (gone,) = blobs(root)
+    (root / gone).unlink()
+    await bucket.put("short", "s" * 100_000)
+    (short,) = blobs(root)
+    os.truncate(root / short, 40)
+    for key, read in (("gone", 0), ("short", 40)):
+        body = await bucket.get(key)
+        got = bytearray()
+        with pytest.raises(InternalError):
+            async for chunk in body.body:
+                got += chunk
+        assert len(got) == read, key
+
+
+async def test_reader_refuses_to_read_past_its_ranges(tmp_path: Path) -> None:
+    from primitives.r2.backends._blob_reader import BlobReader
+
+    (tmp_path / "blob").write_bytes(b"0123456789")
+    reader = BlobReader(asyncio.get_running_loop(), [(tmp_path / "blob", 2, 5)], 4)
+    assert [await reader.take(), await reader.take()] == [b"2345", b"6"]
+    with pytest.raises(RuntimeError, match="past the end"):
+        await reader.take()
+    await reader.aclose()
