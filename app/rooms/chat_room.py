@@ -85,6 +85,7 @@ class ChatRoom(DurableObject):
         self.room = ""
         self.limits = RoomLimits(env.LIMITERS)
         self._drain_failures = 0
+        self._drain_at: int | None = None  # when the alarm this instance set will fire
         self._socket_tails: dict[Any, asyncio.Future[None]] = {}
         self._joined: dict[Any, None] = {}  # sockets that have had their welcome, in join order
         self._presence_published_at: int | None = None
@@ -535,9 +536,19 @@ class ChatRoom(DurableObject):
 
     # -- the outbox ----------------------------------------------------------------------------------
     def _schedule_drain(self, delay_ms: int) -> None:
-        self.ctx.storage.setAlarm(now_ms(self.env) + delay_ms)
+        """Have the alarm drain the outbox within ``delay_ms``.
+
+        An alarm already due by then is kept: a busy room neither pushes its drain back with
+        every message (history would wait for a quiet spell) nor rewrites its alarm per message.
+        """
+        at = now_ms(self.env) + delay_ms
+        if self._drain_at is not None and self._drain_at <= at:
+            return
+        self.ctx.storage.setAlarm(at)
+        self._drain_at = at
 
     async def alarm(self, alarm_info: Any = None) -> None:
+        self._drain_at = None  # this alarm has fired; writes from now on schedule the next
         rows = self.ctx.storage.sql.exec(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE drained = 0 ORDER BY seq LIMIT ?",
             DRAIN_BATCH,
