@@ -124,8 +124,16 @@ class Actor:
             front = True
 
     # -- events ----------
-    async def deliver(self, call: Callable[[Any], Any]) -> Any:
-        """Run ``call(instance)`` as one event, through both gates."""
+    async def deliver(self, call: Callable[[Any], Any], *, gate_result: bool = True) -> Any:
+        """Run ``call(instance)`` as one event, through both gates.
+
+        With ``gate_result`` (fetch, RPC) this returns only once the writes made before the
+        result are durable, since the result is an output. A WebSocket event has no result:
+        its frames are held by :meth:`hold` one by one, so the event is over when its handler
+        returns and the socket's next frame need not wait for the disk (as on workerd, where
+        the output gate holds outgoing messages, not incoming events). Commits of frames that
+        arrive meanwhile are grouped into the same fsync.
+        """
         self.running += 1
         try:
             await self._turn()
@@ -143,13 +151,15 @@ class Actor:
                     result = await result
             except BaseException:
                 current_output_gate.reset(token)
-                try:
-                    await self._output_gate(store)  # an error is an output too
-                except Exception:
-                    pass  # the handler's own error is the one to report
+                if gate_result:
+                    try:
+                        await self._output_gate(store)  # an error is an output too
+                    except Exception:
+                        pass  # the handler's own error is the one to report
                 raise
             current_output_gate.reset(token)
-            await self._output_gate(store)
+            if gate_result:
+                await self._output_gate(store)
             return result
         finally:
             self.running -= 1
@@ -267,7 +277,7 @@ class Actor:
             return None if handler is None else handler(ws, event.error)
 
         try:
-            await self.deliver(call)
+            await self.deliver(call, gate_result=False)
         except Exception:
             log.exception("WebSocket handler of Durable Object %s raised", self.id)
         finally:

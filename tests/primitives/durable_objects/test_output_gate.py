@@ -177,3 +177,44 @@ async def test_websocket_frames_wait_for_the_writes_before_them(make_ns: MakeNam
     for _ in range(5):
         await asyncio.sleep(0)
     assert received == ["hello"]
+
+
+class Counter(DurableObject):
+    """Stores each message and replies with its number."""
+
+    async def fetch(self, request: Request) -> Response:
+        client, server = WebSocketPair()
+        self.ctx.acceptWebSocket(server)
+        return Response(None, status=101, web_socket=client)
+
+    def webSocketMessage(self, ws: WebSocket, message: str) -> None:
+        count = int(self.ctx.storage.kv.get("count") or 0) + 1
+        self.ctx.storage.kv.put("count", count)
+        ws.send(f"{message}:{count}")
+
+
+async def test_a_socket_message_event_ends_before_its_writes_are_durable(
+    make_ns: MakeNamespace,
+) -> None:
+    """The next frame of a socket is handled while the disk is busy; replies still wait for it."""
+    backend = HeldSyncBackend()
+    stub = make_ns(Counter, backend=backend).getByName("c")
+    response = await stub.fetch("https://do/ws")
+    client = response.webSocket
+    assert isinstance(client, WebSocket)
+    received: list[Any] = []
+    client._attach_transport(
+        lambda ws, event: received.append(event.data) if isinstance(event, MessageEvent) else None
+    )
+    for i in range(3):  # as the server's bridge does: each delivery awaited before the next
+        result = client._transmit(MessageEvent(f"m{i}"))
+        if result is not None:
+            await asyncio.wait_for(result, 1)  # would hang while the sync is held
+    assert received == []  # all three handled and committed; none durable yet
+    backend.release.set()
+    for _ in range(50):
+        await asyncio.sleep(0)
+        if len(received) == 3:
+            break
+    assert received == ["m0:1", "m1:2", "m2:3"]
+    assert backend.syncs <= 2  # the three commits shared the fsyncs
