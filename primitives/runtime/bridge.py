@@ -3,9 +3,13 @@
 Inbound, each frame is handed to the Worker's end and the bridge waits until it has been taken
 in (a Durable Object's gate may hold it) before reading the next one; uvicorn stops reading the
 socket once its own small queue fills, so a slow Worker slows its client, not the server's memory.
-Outbound, ``ws.send()`` is synchronous (as on Workers), so frames queue here; past
-``outbound_limit`` bytes the client is too slow to keep and the socket is closed with 1013
-("try again later") rather than letting memory grow without bound.
+Outbound, ``ws.send()`` is synchronous (as on Workers). A frame for a socket with nothing queued
+ahead of it is written at once: the ASGI ``send`` is started in place and, as uvicorn's completes
+without suspending while the transport is writable, the frame reaches the socket with no task
+switch (a room's broadcast costs one write per member, as ``websockets.broadcast`` does). When the
+transport pushes back, that send finishes in the writer task and later frames queue behind it;
+past ``outbound_limit`` queued bytes the client is too slow to keep and the socket is closed with
+1013 ("try again later") rather than letting memory grow without bound.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import asyncio
 import contextlib
 import inspect
 import logging
+from collections import deque
+from collections.abc import Coroutine
 from typing import Any
 
 from ..websocket import CloseEvent, ErrorEvent, MessageEvent, WebSocket
@@ -49,7 +55,11 @@ class SocketBridge:
         self._send = send
         self._request_id = request_id
         self._outbound_limit = outbound_limit
-        self._queue: asyncio.Queue[MessageEvent | CloseEvent | None] = asyncio.Queue()
+        self._queue: deque[MessageEvent | CloseEvent | None] = deque()
+        self._wakeup: asyncio.Future[None] | None = None  # the idle writer waits on it
+        #: an ASGI send started in place that suspended: the writer finishes it first
+        self._suspended: tuple[Coroutine[Any, Any, Any], Any] | None = None
+        self._writing = False  # the writer is inside a send: nothing may overtake it
         self._queued_bytes = 0
         self._closing = False
         self._disconnected = False
@@ -73,17 +83,39 @@ class SocketBridge:
             self._drop_queue()
             self._queue_close(CloseEvent(CLOSE_SLOW_CONSUMER, "client too slow: send buffer full"))
             self._tell_worker(None)
+        elif not self._queue and self._suspended is None and not self._writing:
+            self._send_in_place(event)
         else:
             self._queued_bytes += len(event.data)
-            self._queue.put_nowait(event)
+            self._enqueue(event)
+
+    def _send_in_place(self, event: MessageEvent) -> None:
+        """Start the ASGI send now; if it suspends (back-pressure), the writer finishes it."""
+        coroutine = self._send(_payload(event))
+        try:
+            yielded = coroutine.send(None)
+        except StopIteration:
+            return
+        except Exception:  # the client vanished: the read side reports the disconnect
+            self._disconnected = True
+            return
+        self._suspended = (coroutine, yielded)
+        self._wake_writer()
+
+    def _enqueue(self, event: MessageEvent | CloseEvent | None) -> None:
+        self._queue.append(event)
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
     def _queue_close(self, event: CloseEvent) -> None:
         self._closing = True
-        self._queue.put_nowait(event)
+        self._enqueue(event)
 
     def _drop_queue(self) -> None:
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        self._queue.clear()
         self._queued_bytes = 0
 
     def _tell_worker(self, event: CloseEvent | None) -> Any:
@@ -107,7 +139,7 @@ class SocketBridge:
             await self._await(self._tell_worker(None))
         finally:
             self._disconnected = True
-            self._queue.put_nowait(None)
+            self._enqueue(None)
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
             self.done.set()
@@ -134,17 +166,27 @@ class SocketBridge:
 
     async def _write_loop(self) -> None:
         while True:
-            event = await self._queue.get()
+            if self._suspended is not None:
+                coroutine, yielded = self._suspended
+                self._writing = True
+                finished = await self._finish(coroutine, yielded)
+                self._suspended, self._writing = None, False
+                if not finished:
+                    return
+            if not self._queue:
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await self._wakeup
+                self._wakeup = None
+                continue
+            event = self._queue.popleft()
             if event is None:
                 return
             if isinstance(event, MessageEvent):
                 self._queued_bytes -= len(event.data)
-                payload = (
-                    {"type": "websocket.send", "text": event.data}
-                    if isinstance(event.data, str)
-                    else {"type": "websocket.send", "bytes": event.data}
-                )
-                if not await self._send_safely(payload):
+                self._writing = True
+                sent = await self._send_safely(_payload(event))
+                self._writing = False
+                if not sent:
                     return
             else:
                 code = 1000 if event.code in _ABNORMAL else event.code
@@ -152,6 +194,28 @@ class SocketBridge:
                     {"type": "websocket.close", "code": code, "reason": event.reason}
                 )
                 return
+
+    async def _finish(self, coroutine: Coroutine[Any, Any, Any], yielded: Any) -> bool:
+        """Drive a send started in place to its end (it yielded ``yielded``, a future)."""
+        try:
+            while True:
+                try:
+                    if yielded is None:  # a bare yield (sleep(0)): just let the loop run once
+                        await asyncio.sleep(0)
+                    else:
+                        # The coroutine yielded an asyncio future to whoever drives it, marked
+                        # "blocking"; a Task clears that mark before waiting on it, and so do we.
+                        yielded._asyncio_future_blocking = False
+                        await yielded
+                except BaseException as exc:  # the coroutine decides what the error means
+                    yielded = coroutine.throw(exc)
+                else:
+                    yielded = coroutine.send(None)
+        except StopIteration:
+            return True
+        except Exception:
+            self._disconnected = True
+            return False
 
     async def _send_safely(self, message: dict[str, Any]) -> bool:
         if self._disconnected:
@@ -181,3 +245,9 @@ class SocketBridge:
         result = self._tell_worker(CloseEvent(code, reason, True))
         if inspect.isawaitable(result):
             self._closing_task = asyncio.ensure_future(self._await(result))
+
+
+def _payload(event: MessageEvent) -> dict[str, Any]:
+    if isinstance(event.data, str):
+        return {"type": "websocket.send", "text": event.data}
+    return {"type": "websocket.send", "bytes": event.data}

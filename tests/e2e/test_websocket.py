@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -41,6 +42,15 @@ async def test_messages_arrive_in_order(echo_url: str) -> None:
     assert received == [f"msg {i}" for i in range(500)]
 
 
+async def test_frames_keep_their_order_when_the_transport_pushes_back(echo_url: str) -> None:
+    """Written in place until the socket is full, then queued: one order all the same."""
+    async with connect(ws_url(echo_url, "/ws?burst=12000&size=1024"), max_queue=1) as ws:
+        await ws.send("burst")
+        await asyncio.sleep(0.2)  # let the burst fill the socket buffers before reading
+        received = [(await ws.recv())[:12].rstrip(".") for _ in range(12000)]
+    assert received == [f"msg {i}" for i in range(12000)]
+
+
 async def test_compression_is_off_unless_asked_for(tmp_path: Path) -> None:
     """The client offers permessage-deflate; the server declines it by default."""
     with serve_in_thread(create_app(ECHO_CONFIG, data_dir=tmp_path / "off")) as url:
@@ -65,20 +75,36 @@ async def test_ping_is_answered_with_pong(echo_url: str) -> None:
     assert latency >= 0
 
 
-async def test_client_that_does_not_read_is_closed_with_1013(tmp_path: Path) -> None:
-    """A 16 MiB burst at a client that reads nothing: the server drops it instead of buffering."""
+async def test_client_that_does_not_read_is_closed_with_1013(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 64 MiB burst at a client that reads nothing: the server drops it instead of buffering.
+
+    What the kernel's socket buffers and the transport take is written at once; the rest queues
+    in the bridge, and past the limit the server gives up on the client (1013).
+    """
+    caplog.set_level(logging.WARNING, logger="edgeroom.runtime")
     app = create_app(ECHO_CONFIG, data_dir=tmp_path, ws_outbound_limit=256 * 1024)
     with serve_in_thread(app) as url:
-        async with connect(ws_url(url, "/ws?burst=16384&size=1024"), max_queue=1) as ws:
+        async with connect(ws_url(url, "/ws?burst=65536&size=1024"), max_queue=1) as ws:
             await ws.send("burst")
+            for _ in range(1000):  # no reading until the server has given up on this client
+                if any(r.message == "closing slow WebSocket client" for r in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                pytest.fail("the server kept buffering for a client that reads nothing")
+            received = 0
             with pytest.raises(ConnectionClosed) as info:
                 while True:
                     await ws.recv()
+                    received += 1
         assert info.value.rcvd is not None
         assert (info.value.rcvd.code, info.value.rcvd.reason) == (
             1013,
             "client too slow: send buffer full",
         )
+        assert received < 65536 // 2  # most of the burst was dropped, not buffered
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{url}/hello")).status_code == 200
 
