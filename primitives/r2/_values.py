@@ -89,7 +89,16 @@ def _update(hashers: list[Any], chunk: bytes | memoryview) -> None:
 
 
 class Digesting:
-    """Passes chunks through, hashing them and enforcing the single-upload size limit."""
+    """Passes chunks through, hashing them and enforcing the single-upload size limit.
+
+    A chunk of at least ``_THREAD_HASH_BYTES`` is handed on *before* it is hashed: its hashing
+    runs on a pool thread (hashlib releases the GIL) while the consumer -- a backend writing it to
+    disk -- works on the same chunk, and is awaited before the next chunk is hashed (hashes are
+    sequential). A put then takes about max(hash time, write time), not their sum. The digests are
+    complete once iteration has ended; a failure while hashing surfaces from the iteration.
+    Chunks handed on are immutable (``bytes`` or a read-only view), so hashing and writing the
+    same chunk at once is safe.
+    """
 
     def __init__(self, source: AsyncIterable[Any], fields: Iterable[str]) -> None:
         self._source = source
@@ -98,26 +107,40 @@ class Digesting:
 
     async def __aiter__(self) -> AsyncIterator[bytes | memoryview]:
         hashers = list(self.hashers.values())
-        async for raw in self._source:
-            chunk: bytes | memoryview
-            if isinstance(raw, str):
-                chunk = raw.encode("utf-8")
-            elif isinstance(raw, bytes | memoryview):
-                chunk = raw
-            elif isinstance(raw, bytearray):
-                chunk = bytes(raw)
-            else:
-                raise R2TypeError(f"a put stream must yield bytes, got {type(raw).__name__}")
-            if not chunk:
-                continue
-            self.size += len(chunk)
-            if self.size > MAX_VALUE_BYTES:
-                raise EntityTooLarge()
-            if len(chunk) >= _THREAD_HASH_BYTES:
-                await asyncio.to_thread(_update, hashers, chunk)
-            else:
-                _update(hashers, chunk)
-            yield chunk
+        loop = asyncio.get_running_loop()
+        hashing: asyncio.Future[None] | None = None  # the previous chunk, hashed off the loop
+        try:
+            async for raw in self._source:
+                chunk: bytes | memoryview
+                if isinstance(raw, str):
+                    chunk = raw.encode("utf-8")
+                elif isinstance(raw, bytes):
+                    chunk = raw
+                elif isinstance(raw, memoryview) and raw.readonly and raw.c_contiguous:
+                    chunk = raw.cast("B")  # lengths in bytes, whatever the item format
+                elif isinstance(raw, bytearray | memoryview):
+                    chunk = bytes(raw)  # the source may reuse a mutable buffer: snapshot it
+                else:
+                    raise R2TypeError(f"a put stream must yield bytes, got {type(raw).__name__}")
+                if not chunk:
+                    continue
+                self.size += len(chunk)
+                if self.size > MAX_VALUE_BYTES:
+                    raise EntityTooLarge()
+                if hashing is not None:
+                    await hashing
+                    hashing = None
+                if len(chunk) >= _THREAD_HASH_BYTES:
+                    hashing = loop.run_in_executor(None, _update, hashers, chunk)
+                else:
+                    _update(hashers, chunk)
+                yield chunk
+            if hashing is not None:
+                await hashing
+                hashing = None
+        finally:
+            if hashing is not None:  # the consumer stopped early: let the thread finish first
+                await asyncio.gather(hashing, return_exceptions=True)
 
     def hex(self, field: str) -> str:
         return str(self.hashers[field].hexdigest())
