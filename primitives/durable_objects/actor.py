@@ -236,7 +236,11 @@ class Actor:
         try:
             while self._held:
                 store, need, deliver = self._held[0]
-                if store is not None and need is not None:
+                if (
+                    store is not None
+                    and need is not None
+                    and (need > store.durable_seq or store.broken is not None)
+                ):
                     try:
                         await store.durable(need)
                     except Exception:
@@ -244,7 +248,7 @@ class Actor:
                         return
                 self._held.popleft()
                 result = deliver()
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     self._background.add(asyncio.ensure_future(result))
         finally:
             self._releasing = None
