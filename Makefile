@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,redis,browser]'
+	$(BIN)/pip install --quiet -e '.[dev,redis,browser,bench]'
 	touch $@
 
 install: $(VENV)/.installed
