@@ -4,7 +4,9 @@
     python -m bench.chatload --full                     # the issue 11 matrix (make bench-full)
     python -m bench.chatload --quick --servers edgeroom,raw --scenarios join,fanout
 
-Writes bench/results/<timestamp>-<mode>.jsonl, <mode>.md (latest.md for a full run) and PNG plots.
+Writes bench/results/<timestamp>-<mode>.jsonl (every run), and <name>.md, <name>.jsonl and
+<name>-{fanout,rooms,join}.png, where the name is ``latest`` for a full run (kept in git) and
+``quick`` otherwise.
 Exits 1 only when the run itself fails (a server that does not start, a worker that dies);
 missed targets are printed, not failed: these are figures, not tests.
 """
@@ -45,7 +47,7 @@ class Plan:
     idle_clients: int
     idle_room_size: int
     durable_senders: int
-    durable_window: int
+    durable_windows: list[int]
     step_seconds: float
     drain_seconds: float
     durable_seconds: float
@@ -65,7 +67,7 @@ QUICK = Plan(
     idle_clients=1_000,
     idle_room_size=100,
     durable_senders=10,
-    durable_window=8,
+    durable_windows=[4, 16],
     step_seconds=2.0,
     drain_seconds=3.0,
     durable_seconds=3.0,
@@ -84,7 +86,7 @@ FULL = Plan(
     idle_clients=10_000,
     idle_room_size=100,
     durable_senders=20,
-    durable_window=16,
+    durable_windows=[4, 16, 64],
     step_seconds=5.0,
     drain_seconds=10.0,
     durable_seconds=10.0,
@@ -124,7 +126,7 @@ def run_scenario(name: str, server: str, plan: Plan, settings: Settings) -> list
         return scenarios.idle(server, plan.idle_clients, plan.idle_room_size, settings)
     if name == "durable":
         return scenarios.durable(
-            server, plan.durable_senders, plan.durable_window, plan.durable_seconds, settings
+            server, plan.durable_senders, plan.durable_windows, plan.durable_seconds, settings
         )
     raise ValueError(f"unknown scenario {name!r}")
 
@@ -215,13 +217,15 @@ def main(argv: list[str] | None = None) -> int:
             records.extend(new)
     header = {
         "mode": mode,
+        "command": "python -m bench.chatload "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "when": when.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPUs; {pins.describe()}",
         "edgeroom": "embedded storage (SQLite + files), chat rate limits off ("
         + ", ".join(f"{k}={v}" for k, v in EDGEROOM_VARS.items())
         + ")",
         "load": f"{args.workers} processes on uvloop, {args.handshakes} handshakes in flight",
-        "raw data": jsonl.name,
+        "raw data": f"{name}.jsonl (and {jsonl.name})",
         "wall time": f"{time.monotonic() - started:.0f} s",
     }
     if failures:
@@ -229,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     markdown = render_markdown(records, header)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.md").write_text(markdown, encoding="utf-8")
+    # This run's records again under the table's name (latest.jsonl is kept in git with latest.md).
+    (args.out / f"{name}.jsonl").unlink(missing_ok=True)
+    append_jsonl(args.out / f"{name}.jsonl", records)
     try:
         from .plots import plot_all
 

@@ -243,8 +243,14 @@ def fanout(
 # -- idle ---------------------------------------------------------------------------------------------
 
 
-def idle(server_name: str, count: int, room_size: int, settings: Settings) -> list[Record]:
-    """``count`` held connections (in rooms of ``room_size``): server memory per connection."""
+def idle(
+    server_name: str, count: int, room_size: int, settings: Settings, settle: float = 2.0
+) -> list[Record]:
+    """``count`` held connections (in rooms of ``room_size``): server memory per connection.
+
+    Memory is read ``settle`` seconds after the sign-ins and again after the joins, so buffers
+    and collections of the step before are done.
+    """
     rooms = max(1, count // room_size)
     params = {"clients": count, "rooms": rooms}
     with (
@@ -252,10 +258,10 @@ def idle(server_name: str, count: int, room_size: int, settings: Settings) -> li
         _load_run(server, make_clients("idle", count, rooms), settings) as run,
     ):
         _prepared(run, settings)
-        time.sleep(1.0)
+        time.sleep(settle)
         before = server.rss_kib()
         result = run.join()
-        time.sleep(2.0)  # let the server settle (buffers, collections) before reading its memory
+        time.sleep(settle)
         after = server.rss_kib()
         run.close()
     per_connection = (after - before) * 1024 / max(1, result.joined)
@@ -277,28 +283,37 @@ def idle(server_name: str, count: int, room_size: int, settings: Settings) -> li
 
 
 def durable(
-    server_name: str, senders: int, window: int, duration: float, settings: Settings
+    server_name: str, senders: int, windows: list[int], duration: float, settings: Settings
 ) -> list[Record]:
-    """One room, ``senders`` each keeping ``window`` unacknowledged messages in flight."""
-    params = {"clients": senders, "rooms": 1, "senders": senders, "window": window}
+    """One room, ``senders`` each keeping ``window`` unacknowledged messages in flight; one step
+    per window size, since a server bound by commit latency rather than CPU takes more with more
+    in flight."""
     if not ADAPTERS[server_name].has_acks:
         settings.say(f"    skipped: {server_name} has no acknowledgements (nothing is stored)")
         return []
+    records: list[Record] = []
     with (
         running(server_name, settings.pinning) as server,
         _load_run(server, make_clients("durable", senders, 1, senders), settings) as run,
     ):
         _prepared(run, settings)
         run.join()
-        before = server.cpu_seconds()
-        result = run.traffic(0, duration=duration, drain=10.0, window=window)
-        metrics = _traffic_metrics(result, server.cpu_seconds() - before, 0, senders)
-        metrics["offered_msgs_s"] = None
-        metrics["offered_deliveries_s"] = None
+        for step, window in enumerate(windows):
+            if time.time() + duration + 15 > run.deadline:
+                settings.say("    (time limit: no more steps)")
+                break
+            before = server.cpu_seconds()
+            result = run.traffic(step, duration=duration, drain=10.0, window=window)
+            metrics = _traffic_metrics(result, server.cpu_seconds() - before, 0, senders)
+            metrics["offered_msgs_s"] = None
+            metrics["offered_deliveries_s"] = None
+            params = {"clients": senders, "rooms": 1, "senders": senders, "window": window}
+            records.append(_record("durable", server, params, metrics))
+            settings.say(
+                f"    {senders} x {window} in flight: {metrics['acks_s']:,.0f} acks/s; ack p50"
+                f" {metrics['ack_p50_ms']} p99 {metrics['ack_p99_ms']} max {metrics['ack_max_ms']}"
+                f" ms; {metrics['deliveries_s']:,.0f} deliveries/s; lost {metrics['lost']};"
+                f" server cpu {metrics['server_cpu']:.0%}"
+            )
         run.close()
-    settings.say(
-        f"    {metrics['acks_s']:,.0f} acks/s; ack p50 {metrics['ack_p50_ms']} p99"
-        f" {metrics['ack_p99_ms']} max {metrics['ack_max_ms']} ms; {metrics['deliveries_s']:,.0f}"
-        f" deliveries/s; lost {metrics['lost']}"
-    )
-    return [_record("durable", server, params, metrics)]
+    return records
