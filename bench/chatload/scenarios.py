@@ -187,6 +187,7 @@ def fanout(
     rates: list[float],
     duration: float,
     drain: float,
+    settle: float = 1.0,
 ) -> list[Record]:
     """Offered aggregate rates (messages/s over all rooms), one step each, until p99 passes the limit.
 
@@ -205,6 +206,7 @@ def fanout(
         joined = run.join()
         join_metrics = _join_metrics(joined)
         settings.say(f"    {joined.joined}/{clients} joined in {joined.all_ready:.2f} s")
+        time.sleep(settle)  # the join storm's aftermath (presence, collections) is not traffic
         for step, rate in enumerate(rates):
             if time.time() + duration + drain + 5 > run.deadline:
                 settings.say("    (time limit: no more steps)")

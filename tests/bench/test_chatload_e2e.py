@@ -38,6 +38,7 @@ def test_fanout_smoke_delivers_everything_once(server: str) -> None:
         rates=[20],
         duration=1.0,
         drain=5.0,
+        settle=0,
     )
     metrics = record["metrics"]
     assert metrics["sent"] == 20  # 2 senders x 10 messages/s x 1 s
