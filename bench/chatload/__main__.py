@@ -79,10 +79,10 @@ FULL = Plan(
     join_sizes=[500, 1_000, 2_000],
     fanout_clients=1_000,
     fanout_senders=10,
-    fanout_rates=[5, 10, 20, 40, 60, 80, 100, 150, 200, 300, 400, 600, 800, 1_000],
+    fanout_rates=[2, 4, 6, 10, 20, 30, 40, 60, 80, 100, 150, 200, 300, 400, 600, 800, 1_000],
     rooms_clients=2_000,
     rooms_count=200,
-    rooms_rates=[200, 500, 1_000, 2_000, 3_000, 4_000, 6_000, 8_000],
+    rooms_rates=[100, 200, 300, 400, 600, 1_000, 1_500, 2_000, 3_000, 4_000, 6_000, 8_000],
     idle_clients=10_000,
     idle_room_size=100,
     durable_senders=20,
@@ -165,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load to cores")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (bench/results)")
     parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record each server with py-spy into DIR/<scenario>-<server>-<time>.svg (skews figures)",
+    )
+    parser.add_argument(
         "--name",
         help="name of the Markdown table and plots (default: latest for --full, else quick)",
     )
@@ -185,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         pinning=pins,
         deadline=time.time() + time_limit,
         scenario_budget=plan.scenario_budget,
+        profile_dir=args.profile,
     )
     when = datetime.now(UTC)
     stamp = when.strftime("%Y%m%dT%H%M%SZ")

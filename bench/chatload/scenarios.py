@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .adapters import ADAPTERS
@@ -18,6 +19,7 @@ from .orchestrator import JoinResult, LoadRun, TrafficResult
 from .servers import ServerProcess, running
 from .stats import percentile
 from .system import Pinning
+from .worker import messages_per_sender
 
 __all__ = [
     "SCENARIOS",
@@ -45,9 +47,15 @@ class Settings:
     scenario_budget: float  # seconds one scenario may take at most
     stop_ms: float = 100.0  # fan-out steps go up until p99 passes this
     say: Callable[[str], None] = print
+    profile_dir: Path | None = None  # py-spy flame graphs of the servers, when set
 
     def scenario_deadline(self) -> float:
         return min(self.deadline, time.time() + self.scenario_budget)
+
+    def profile(self, scenario: str, server: str) -> Path | None:
+        if self.profile_dir is None:
+            return None
+        return self.profile_dir / f"{scenario}-{server}-{time.strftime('%H%M%S')}.svg"
 
 
 def make_clients(
@@ -156,7 +164,7 @@ def join(server_name: str, count: int, settings: Settings) -> list[Record]:
     """``count`` clients into one room: time until all are ready, per-client join latency."""
     params = {"clients": count, "rooms": 1, "handshakes": settings.handshakes}
     with (
-        running(server_name, settings.pinning) as server,
+        running(server_name, settings.pinning, settings.profile("join", server_name)) as server,
         _load_run(server, make_clients("join", count, 1), settings) as run,
     ):
         _prepared(run, settings)
@@ -199,7 +207,7 @@ def fanout(
     senders = sum(1 for s in specs if s.sends)
     audience = clients // rooms
     with (
-        running(server_name, settings.pinning) as server,
+        running(server_name, settings.pinning, settings.profile(scenario, server_name)) as server,
         _load_run(server, specs, settings) as run,
     ):
         _prepared(run, settings)
@@ -215,7 +223,9 @@ def fanout(
             result = run.traffic(
                 step, duration=duration, drain=drain, rate_per_sender=rate / senders
             )
-            metrics = _traffic_metrics(result, server.cpu_seconds() - before, rate, audience)
+            # the schedule actually sent: whole messages per sender
+            offered = messages_per_sender(rate / senders, duration) * senders / duration
+            metrics = _traffic_metrics(result, server.cpu_seconds() - before, offered, audience)
             metrics["server_rss_kib"] = server.rss_kib()
             metrics.update({k: v for k, v in join_metrics.items() if k == "all_ready_s"})
             params = {
@@ -228,7 +238,7 @@ def fanout(
             }
             records.append(_record(scenario, server, params, metrics))
             settings.say(
-                f"    {rate:>7g} msg/s offered -> {metrics['deliveries_s']:>9,.0f} deliveries/s"
+                f"    {offered:>7.4g} msg/s offered -> {metrics['deliveries_s']:>9,.0f} deliveries/s"
                 f" (of {metrics['offered_deliveries_s']:,.0f}); p50 {metrics['p50_ms']} p99"
                 f" {metrics['p99_ms']} max {metrics['max_ms']} ms; lost {metrics['lost']}"
                 f" dup {metrics['duplicates']}; server cpu {metrics['server_cpu']:.0%},"
@@ -256,7 +266,7 @@ def idle(
     rooms = max(1, count // room_size)
     params = {"clients": count, "rooms": rooms}
     with (
-        running(server_name, settings.pinning) as server,
+        running(server_name, settings.pinning, settings.profile("idle", server_name)) as server,
         _load_run(server, make_clients("idle", count, rooms), settings) as run,
     ):
         _prepared(run, settings)
@@ -295,7 +305,7 @@ def durable(
         return []
     records: list[Record] = []
     with (
-        running(server_name, settings.pinning) as server,
+        running(server_name, settings.pinning, settings.profile("durable", server_name)) as server,
         _load_run(server, make_clients("durable", senders, 1, senders), settings) as run,
     ):
         _prepared(run, settings)

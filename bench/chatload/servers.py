@@ -227,12 +227,40 @@ def start_server(name: str, pinning: Pinning, timeout: float = 30.0) -> ServerPr
     return server
 
 
+def _profiler(server: ServerProcess, output: Path) -> subprocess.Popen[bytes] | None:
+    """``py-spy record`` attached to the server (when py-spy is installed), writing ``output``."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    command = str(py_spy) if py_spy.exists() else shutil.which("py-spy")
+    if command is None:
+        server.notes.append("not profiled: py-spy is not installed (pip install py-spy)")
+        return None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    server.notes.append(f"profiled with py-spy (skews the figures): {output.name}")
+    return subprocess.Popen(
+        [command, "record", "--nonblocking", "--pid", str(server.pid), "-o", str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @contextlib.contextmanager
-def running(name: str, pinning: Pinning) -> Iterator[ServerProcess]:
-    """A started server, stopped (and its data directory removed) on the way out."""
+def running(name: str, pinning: Pinning, profile: Path | None = None) -> Iterator[ServerProcess]:
+    """A started server, stopped (and its data directory removed) on the way out.
+
+    With ``profile`` (an SVG path), py-spy samples the server while it runs.
+    """
     server = start_server(name, pinning)
+    profiler = _profiler(server, profile) if profile is not None else None
     try:
         yield server
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its flame graph on SIGINT
+            try:
+                profiler.wait(30)
+            except subprocess.TimeoutExpired:
+                profiler.kill()
+                profiler.wait(5)
         server.stop()
         shutil.rmtree(server.workdir, ignore_errors=True)

@@ -33,6 +33,7 @@ __all__ = [
     "TrafficOrder",
     "TrafficReport",
     "WorkerPlan",
+    "messages_per_sender",
     "worker_main",
 ]
 
@@ -117,6 +118,11 @@ class Closed:
 @dataclass(frozen=True)
 class Failed:
     error: str
+
+
+def messages_per_sender(rate: float, duration: float) -> int:
+    """What one sender sends in a step at ``rate`` messages/s: at least one."""
+    return max(1, round(rate * duration))
 
 
 def _count(errors: dict[str, int], exc: BaseException) -> None:
@@ -224,7 +230,7 @@ class Worker:
     async def traffic(self, order: TrafficOrder) -> TrafficReport:
         state = StepState(step=order.step)
         rate = order.rate_per_sender
-        count = int(rate * order.duration) if rate > 0 else 0
+        count = messages_per_sender(rate, order.duration) if rate > 0 else 0
         if count:
             state.expected = sum(
                 count * order.room_senders.get(c.spec.room, 0)

@@ -123,3 +123,10 @@ def test_markdown_and_jsonl(tmp_path: Path) -> None:
         "| idle | edgeroom <= 40 KB server memory per connection | 41.5 KB at 10,000 connections | MISSED |"
         in text
     )
+
+
+def test_fanout_target_without_any_edgeroom_step_under_the_limit() -> None:
+    records = [_step("raw", 10, 10_000, 5), _step("edgeroom", 2, 2_000, 180)]
+    fanout = evaluate_targets(records)[0]
+    assert fanout.met is False
+    assert "no edgeroom step under 100 ms (lowest, 2 msg/s: p99 180 ms)" in fanout.measured
