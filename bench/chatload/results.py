@@ -277,7 +277,8 @@ def render_markdown(records: Sequence[Record], header: dict[str, Any]) -> str:
                 [
                     r["server"],
                     f"{r['params']['clients']}/{r['params']['rooms']}",
-                    r["metrics"]["offered_msgs_s"],
+                    f"{r['metrics']['offered_msgs_s']:,.4g}"
+                    + (" (again)" if r["params"].get("attempt") == 2 else ""),
                     r["metrics"]["offered_deliveries_s"],
                     r["metrics"]["deliveries_s"],
                     r["metrics"]["p50_ms"],
@@ -291,7 +292,13 @@ def render_markdown(records: Sequence[Record], header: dict[str, Any]) -> str:
                     + (" (bound)" if r["metrics"]["load_bound"] else ""),
                 ]
                 for r in sorted(
-                    steps, key=lambda r: (r["server"], r["params"]["clients"], r["params"]["rate"])
+                    steps,
+                    key=lambda r: (
+                        r["server"],
+                        r["params"]["clients"],
+                        r["params"]["rate"],
+                        r["params"].get("attempt", 1),
+                    ),
                 )
             ],
         )

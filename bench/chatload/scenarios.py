@@ -197,7 +197,8 @@ def fanout(
     drain: float,
     settle: float = 1.0,
 ) -> list[Record]:
-    """Offered aggregate rates (messages/s over all rooms), one step each, until p99 passes the limit.
+    """Offered aggregate rates (messages/s over all rooms), one step each, until p99 passes the limit
+    (or more than 1% is lost) twice in a row at the same rate.
 
     Every message goes to every member of its room (its sender too), so the offered deliveries
     per second are the rate times the room size.
@@ -215,14 +216,25 @@ def fanout(
         join_metrics = _join_metrics(joined)
         settings.say(f"    {joined.joined}/{clients} joined in {joined.all_ready:.2f} s")
         time.sleep(settle)  # the join storm's aftermath (presence, collections) is not traffic
-        for step, rate in enumerate(rates):
+        # A step that fails is run once more before the stepping stops: on a shared machine one
+        # foreign hiccup in a 5-second step is enough to push a p99 over the limit.
+        schedule = [(rate, attempt) for rate in rates for attempt in (1, 2)]
+        step = 0
+        passed_rate: float | None = None
+        for rate, attempt in schedule:
+            if attempt == 2 and passed_rate == rate:
+                continue
+            if step and attempt == 1 and passed_rate is None:
+                break  # the previous rate failed twice
             if time.time() + duration + drain + 5 > run.deadline:
                 settings.say("    (time limit: no more steps)")
                 break
+            passed_rate = None
             before = server.cpu_seconds()
             result = run.traffic(
                 step, duration=duration, drain=drain, rate_per_sender=rate / senders
             )
+            step += 1
             # the schedule actually sent: whole messages per sender
             offered = messages_per_sender(rate / senders, duration) * senders / duration
             metrics = _traffic_metrics(result, server.cpu_seconds() - before, offered, audience)
@@ -234,7 +246,8 @@ def fanout(
                 "senders_per_room": senders_per_room,
                 "rate": rate,
                 "duration": duration,
-                "step": step,
+                "step": step - 1,
+                "attempt": attempt,
             }
             records.append(_record(scenario, server, params, metrics))
             settings.say(
@@ -242,12 +255,13 @@ def fanout(
                 f" (of {metrics['offered_deliveries_s']:,.0f}); p50 {metrics['p50_ms']} p99"
                 f" {metrics['p99_ms']} max {metrics['max_ms']} ms; lost {metrics['lost']}"
                 f" dup {metrics['duplicates']}; server cpu {metrics['server_cpu']:.0%},"
-                f" load cpu {metrics['load_cpu']:.0%}"
+                f" load cpu {metrics['load_cpu']:.0%}" + (" (run again)" if attempt == 2 else "")
             )
-            if metrics["p99_ms"] > settings.stop_ms or metrics["lost"] > 0.01 * max(
+            failed = metrics["p99_ms"] > settings.stop_ms or metrics["lost"] > 0.01 * max(
                 1, metrics["expected"]
-            ):
-                break
+            )
+            if not failed:
+                passed_rate = rate
         run.close()
     return records
 
