@@ -68,7 +68,8 @@ class TrafficResult:
     acks: int
     errors: dict[str, int]
     elapsed: float  # from the start until the last delivery (at least the duration)
-    load_cpu: float
+    load_cpu: float  # CPU seconds of all workers over the step, its drain included
+    wall: float  # seconds from the step's start to the end of its drain
     disconnected: int
 
     @property
@@ -238,6 +239,7 @@ class LoadRun:
             errors=_merge_counts([r.errors for r in reports]),
             elapsed=max(duration, last - start_at) if last else duration,
             load_cpu=sum(r.cpu_seconds for r in reports),
+            wall=max(r.wall_seconds for r in reports),
             disconnected=sum(r.disconnected for r in reports),
         )
 

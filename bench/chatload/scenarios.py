@@ -94,9 +94,10 @@ def _join_metrics(result: JoinResult) -> dict[str, Any]:
 def _traffic_metrics(
     result: TrafficResult, server_cpu: float, offered_msgs: float, audience: int
 ) -> dict[str, Any]:
+    """``server_cpu``: the server's CPU seconds over the step, drain included (as ``load_cpu``)."""
     latency = result.latency.summary()
     ack = result.ack_latency.summary()
-    load_cpu = result.load_cpu / result.elapsed if result.elapsed else 0.0
+    load_cpu = result.load_cpu / result.wall if result.wall else 0.0
     return {
         "offered_msgs_s": round(offered_msgs, 1),
         "offered_deliveries_s": round(offered_msgs * audience, 1),
@@ -121,7 +122,7 @@ def _traffic_metrics(
         "errors": result.errors,
         "disconnected": result.disconnected,
         "elapsed_s": round(result.elapsed, 3),
-        "server_cpu": round(server_cpu / result.elapsed, 3) if result.elapsed else 0,
+        "server_cpu": round(server_cpu / result.wall, 3) if result.wall else 0,
         "load_cpu": round(load_cpu, 3),
         "load_bound": load_cpu > LOAD_BOUND,
     }

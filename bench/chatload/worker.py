@@ -102,6 +102,7 @@ class TrafficReport:
     errors: dict[str, int]
     last_receive: float  # time.time() of the last delivery (0 when none)
     cpu_seconds: float
+    wall_seconds: float  # from the step's start to the end of its drain
     disconnected: int
 
 
@@ -299,6 +300,7 @@ class Worker:
             errors=state.errors,
             last_receive=state.last_receive_ns / 1e9,
             cpu_seconds=time.process_time() - cpu,
+            wall_seconds=time.time() - order.start_at,
             disconnected=sum(1 for c in self.joined if c.closed_early is not None),
         )
 
