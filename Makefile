@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 ORACLE_DIR := conformance/oracle
 ORACLE_STAMP := $(ORACLE_DIR)/node_modules/.installed
 
-.PHONY: run test lint typecheck pytest install dev clean bench conformance oracle-deps
+.PHONY: run test lint typecheck pytest install dev clean bench bench-full conformance oracle-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,redis,browser]'
+	$(BIN)/pip install --quiet -e '.[dev,redis,browser,bench]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -46,8 +46,20 @@ typecheck: dev
 pytest: dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Every benchmark, quick: each bench/*.py --quick, then the chat load harness against edgeroom and
+## its peers (docs/benchmarks.md). A missed target or a failure does not stop the others; the
+## exit status says whether any script failed.
 bench: dev
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+	@status=0; for b in bench/*.py; do \
+		case $$b in */__init__.py) continue;; esac; \
+		echo "== $$b"; $(BIN)/python $$b --quick || status=1; \
+	done; \
+	echo "== bench/chatload --quick"; $(BIN)/python -m bench.chatload --quick || status=1; \
+	exit $$status
+
+## The chat load harness's full matrix (tens of minutes): writes bench/results/latest.md and plots.
+bench-full: dev
+	$(BIN)/python -m bench.chatload --full
 
 $(ORACLE_STAMP): $(ORACLE_DIR)/package.json $(ORACLE_DIR)/package-lock.json
 	cd $(ORACLE_DIR) && npm ci --no-audit --no-fund

@@ -40,3 +40,14 @@ def test_serve_with_a_broken_config_exits_2_with_the_reason(
     (tmp_path / "wrangler.toml").write_text('name = "x"\n')
     assert main(["serve", "--config", str(tmp_path / "wrangler.toml")]) == 2
     assert "configuration error" in capsys.readouterr().err
+
+
+def test_serve_var_sets_vars_as_wrangler_dev_does(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(
+        ["serve", "--var", "RATE_LIMIT_IP:off", "--var", "URL:http://x:1"]
+    )
+    assert dict(args.var) == {"RATE_LIMIT_IP": "off", "URL": "http://x:1"}
+    assert build_parser().parse_args(["serve"]).var == []
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--var", "NOVALUE"])
+    assert "expected KEY:VALUE" in capsys.readouterr().err

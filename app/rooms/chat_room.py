@@ -51,7 +51,7 @@ from app.flags.evaluate import evaluate
 from app.flags.store import Snapshot, context_for, evaluated
 from app.rooms.flags_hub import HUB_NAME
 from app.rooms.history import history_statements, load_events
-from app.rooms.limits import LIMITS, MAX_REFUSALS, RoomLimits
+from app.rooms.limits import MAX_REFUSALS, LimitSettings, RoomLimits
 from app.uploads.attachments import resolve_attachments
 
 __all__ = ["ChatRoom"]
@@ -83,7 +83,7 @@ class ChatRoom(DurableObject):
         self.typing = TypingTracker()
         self.stream = StreamState(epoch="")
         self.room = ""
-        self.limits = RoomLimits(env.LIMITERS)
+        self.limits = RoomLimits(env.LIMITERS, LimitSettings.from_env(env))
         self._drain_failures = 0
         self._drain_at: int | None = None  # when the alarm this instance set will fire
         self._socket_tails: dict[Any, asyncio.Future[None]] = {}
@@ -292,7 +292,7 @@ class ChatRoom(DurableObject):
                 you={"user": info["user"], "name": info["name"], "device": message.device},
                 roster=self.presence.published_roster(),
                 typing=self.typing.active(now),
-                limits=LIMITS,
+                limits=self.limits.settings.describe(),
                 flags={"version": self.flags.version, "values": self._flag_values(info)},
                 **self._recovery_fields(recovery),
             )

@@ -57,7 +57,22 @@ def register(subparsers: Any) -> None:
         help="trust X-Forwarded-For/Proto from --forwarded-allow-ips",
     )
     parser.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="(default: %(default)s)")
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        type=_var,
+        metavar="KEY:VALUE",
+        help="set a var, over [vars] and .dev.vars (repeatable; as wrangler dev --var)",
+    )
     parser.set_defaults(handler=_serve)
+
+
+def _var(text: str) -> tuple[str, str]:
+    key, colon, value = text.partition(":")
+    if not colon or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY:VALUE, got {text!r}")
+    return key.strip(), value
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -66,6 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         max_body_bytes=args.max_body_bytes,
         test_scheduled=args.test_scheduled,
+        vars=dict(args.var) or None,
     )
     serve(
         app,

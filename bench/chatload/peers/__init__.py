@@ -1,0 +1,6 @@
+"""Peer servers written for comparison, each run by the harness as its own process.
+
+* :mod:`.raw`: a minimal broadcast server on the ``websockets`` library (no sign-in, no storage,
+  no presence): the ceiling of a Python WebSocket server.
+* :mod:`.sio`: a python-socketio room server under uvicorn: what a Python developer would pick.
+"""

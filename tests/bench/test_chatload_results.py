@@ -1,0 +1,132 @@
+"""Results: which step counts for the fan-out target, every target's verdict, the Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.chatload.results import (
+    append_jsonl,
+    best_fanout,
+    evaluate_targets,
+    read_jsonl,
+    render_markdown,
+)
+
+
+def _step(server: str, rate: float, deliveries: float, p99: float, lost: int = 0) -> dict[str, Any]:
+    return {
+        "scenario": "fanout",
+        "server": server,
+        "params": {"clients": 1000, "rooms": 1, "rate": rate},
+        "metrics": {
+            "offered_msgs_s": rate,
+            "offered_deliveries_s": rate * 1000,
+            "deliveries_s": deliveries,
+            "p50_ms": p99 / 4,
+            "p90_ms": p99 / 2,
+            "p99_ms": p99,
+            "max_ms": p99 * 2,
+            "lost": lost,
+            "duplicates": 0,
+            "server_cpu": 0.5,
+            "load_cpu": 0.5,
+            "load_bound": False,
+            "expected": int(deliveries),
+        },
+    }
+
+
+def _run() -> list[dict[str, Any]]:
+    return [
+        _step("raw", 10, 10_000, 5),
+        _step("raw", 50, 50_000, 40),
+        _step("raw", 100, 80_000, 300),
+        _step("edgeroom", 10, 10_000, 20),
+        _step("edgeroom", 30, 30_000, 90),
+        _step("edgeroom", 50, 49_000, 99, lost=3),  # under the limit but lossy: does not count
+        _step("socketio", 10, 10_000, 30),
+        _step("socketio", 30, 29_000, 150),
+        {
+            "scenario": "join",
+            "server": "edgeroom",
+            "params": {"clients": 2000},
+            "metrics": {
+                "all_ready_s": 3.0,
+                "failed": 0,
+                "joined": 2000,
+                "join_p50_ms": 1.0,
+                "join_p90_ms": 2.0,
+                "join_p99_ms": 3.0,
+                "join_max_ms": 4.0,
+                "server_rss_kib": 2048,
+            },
+        },
+        {
+            "scenario": "join",
+            "server": "raw",
+            "params": {"clients": 2000},
+            "metrics": {
+                "all_ready_s": 2.0,
+                "failed": 0,
+                "joined": 2000,
+                "join_p50_ms": 1.0,
+                "join_p90_ms": 2.0,
+                "join_p99_ms": 3.0,
+                "join_max_ms": 4.0,
+                "server_rss_kib": 1024,
+            },
+        },
+        {
+            "scenario": "idle",
+            "server": "edgeroom",
+            "params": {"clients": 10_000},
+            "metrics": {
+                "kb_per_connection": 41.5,
+                "failed": 0,
+                "joined": 10_000,
+                "rss_before_kib": 1000,
+                "rss_after_kib": 406_000,
+                "all_ready_s": 9.0,
+            },
+        },
+    ]
+
+
+def test_best_fanout_is_the_fastest_step_under_the_limit_with_nothing_lost() -> None:
+    best = best_fanout(_run(), "edgeroom", 1000)
+    assert best is not None and best["params"]["rate"] == 30
+    assert best_fanout(_run(), "raw")["params"]["rate"] == 50  # type: ignore[index]
+    assert best_fanout(_run(), "nobody") is None
+
+
+def test_targets() -> None:
+    fanout, join, idle, durable = evaluate_targets(_run())
+    assert fanout.met is True and "60%" in fanout.measured  # 30,000 of 50,000; socketio 10,000
+    assert join.met is True and "1.5x" in join.measured
+    assert idle.met is False and idle.verdict == "MISSED" and not idle.note
+    assert durable.met is None and durable.verdict == "not measured"
+
+
+def test_markdown_and_jsonl(tmp_path: Path) -> None:
+    records = _run()
+    path = tmp_path / "run.jsonl"
+    append_jsonl(path, records[:3])
+    append_jsonl(path, records[3:])
+    assert read_jsonl(path) == records
+    text = render_markdown(records, {"mode": "full", "when": "now", "machine": "2 CPUs"})
+    assert text.startswith("# Chat load results (full run, now)")
+    assert "- machine: 2 CPUs" in text
+    assert "| edgeroom | 2,000 | 2,000 | 3.00 | 1.50x |" in text
+    assert "| raw | 1000/1 | 100 | 100,000 | 80,000 |" in text
+    assert (
+        "| idle | edgeroom <= 40 KB server memory per connection | 41.5 KB at 10,000 connections | MISSED |"
+        in text
+    )
+
+
+def test_fanout_target_without_any_edgeroom_step_under_the_limit() -> None:
+    records = [_step("raw", 10, 10_000, 5), _step("edgeroom", 2, 2_000, 180)]
+    fanout = evaluate_targets(records)[0]
+    assert fanout.met is False
+    assert "no edgeroom step under 100 ms (lowest, 2 msg/s: p99 180 ms)" in fanout.measured
