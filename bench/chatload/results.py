@@ -205,7 +205,11 @@ def _ratio(value: float, base: float | None) -> str:
     return f"{value / base:.2f}x" if base else "-"
 
 
-def render_markdown(records: Sequence[Record], header: dict[str, Any]) -> str:
+def render_markdown(
+    records: Sequence[Record], header: dict[str, Any], images: Sequence[str] = ()
+) -> str:
+    """The run as Markdown: a table per scenario, the targets, and links to ``images`` (PNGs
+    beside the file)."""
     lines = [f"# Chat load results ({header.get('mode', '?')} run, {header.get('when', '')})", ""]
     for key, value in header.items():
         if key not in ("mode", "when"):
@@ -375,4 +379,8 @@ def render_markdown(records: Sequence[Record], header: dict[str, Any]) -> str:
         [[t.name, t.rule, t.measured, t.verdict, t.note or ""] for t in evaluate_targets(records)],
     )
     lines.append("")
+    if images:
+        lines += ["## Plots", ""]
+        lines += [f"![{Path(image).stem}]({image})" for image in images]
+        lines.append("")
     return "\n".join(lines)
