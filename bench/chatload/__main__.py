@@ -237,12 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if failures:
         header["failures"] = "; ".join(failures)
-    markdown = render_markdown(records, header)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{name}.md").write_text(markdown, encoding="utf-8")
-    # This run's records again under the table's name (latest.jsonl is kept in git with latest.md).
-    (args.out / f"{name}.jsonl").unlink(missing_ok=True)
-    append_jsonl(args.out / f"{name}.jsonl", records)
     try:
         from .plots import plot_all
 
@@ -250,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:  # matplotlib is in the bench extra
         print(f"no plots: {exc}")
         plots = []
+    markdown = render_markdown(records, header, [p.name for p in plots])
+    (args.out / f"{name}.md").write_text(markdown, encoding="utf-8")
+    # This run's records again under the table's name (latest.jsonl is kept in git with latest.md).
+    (args.out / f"{name}.jsonl").unlink(missing_ok=True)
+    append_jsonl(args.out / f"{name}.jsonl", records)
     print()
     print("Targets (issue 11 §5), edgeroom against the peers measured in this run:")
     for target in evaluate_targets(records):

@@ -114,7 +114,10 @@ def test_markdown_and_jsonl(tmp_path: Path) -> None:
     append_jsonl(path, records[:3])
     append_jsonl(path, records[3:])
     assert read_jsonl(path) == records
-    text = render_markdown(records, {"mode": "full", "when": "now", "machine": "2 CPUs"})
+    text = render_markdown(
+        records, {"mode": "full", "when": "now", "machine": "2 CPUs"}, ["latest-join.png"]
+    )
+    assert text.endswith("## Plots\n\n![latest-join](latest-join.png)\n")
     assert text.startswith("# Chat load results (full run, now)")
     assert "- machine: 2 CPUs" in text
     assert "| edgeroom | 2,000 | 2,000 | 3.00 | 1.50x |" in text
