@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import threading
@@ -129,7 +130,28 @@ def serve(
     """Run until SIGINT/SIGTERM, logging JSON lines to stderr."""
     configure_logging(log_level)
     config = uvicorn_config(app, host, port, log_level=log_level, **options)
+    tune_gc()
     EdgeroomServer(config, app).run()
+
+
+#: Allocations between young-generation collections (CPython's default is 700).
+GC_GEN0_THRESHOLD = 100_000
+
+
+def tune_gc() -> None:
+    """Keep the cycle collector from pausing a busy server for tens of milliseconds.
+
+    With CPython's defaults a server holding a thousand sockets ran full collections often
+    enough to put 100-140 ms pauses into a room's delivery p99 at 13% CPU (bench/chatload
+    fanout; with the collector off, p99 stayed under 50 ms). Start-up objects (modules, the
+    app, the bindings) are moved out of the collector's sight once (``gc.freeze``), and young
+    collections run every ``GC_GEN0_THRESHOLD`` allocations instead of 700, so older
+    generations are scanned far less often. Reference counting still frees almost everything
+    at once; only cyclic garbage waits a little longer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 50, 100)
 
 
 class _ThreadedServer(EdgeroomServer):
