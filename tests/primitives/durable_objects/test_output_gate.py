@@ -158,9 +158,8 @@ class Broadcaster(DurableObject):
             ws.send(text)
 
 
-async def test_websocket_frames_wait_for_the_writes_before_them(make_ns: MakeNamespace) -> None:
-    backend = HeldSyncBackend()
-    stub = make_ns(Broadcaster, backend=backend).getByName("b")
+async def open_socket(stub: Any) -> tuple[WebSocket, list[Any]]:
+    """Open the object's socket; returns the client end and the list its messages land in."""
     response = await stub.fetch("https://do/ws")
     client = response.webSocket
     assert isinstance(client, WebSocket)
@@ -168,6 +167,13 @@ async def test_websocket_frames_wait_for_the_writes_before_them(make_ns: MakeNam
     client._attach_transport(
         lambda ws, event: received.append(event.data) if isinstance(event, MessageEvent) else None
     )
+    return client, received
+
+
+async def test_websocket_frames_wait_for_the_writes_before_them(make_ns: MakeNamespace) -> None:
+    backend = HeldSyncBackend()
+    stub = make_ns(Broadcaster, backend=backend).getByName("b")
+    _client, received = await open_socket(stub)  # keep the client end alive
     call = asyncio.ensure_future(stub.broadcast("hello"))
     for _ in range(20):
         await asyncio.sleep(0)
@@ -199,13 +205,7 @@ async def test_a_socket_message_event_ends_before_its_writes_are_durable(
     """The next frame of a socket is handled while the disk is busy; replies still wait for it."""
     backend = HeldSyncBackend()
     stub = make_ns(Counter, backend=backend).getByName("c")
-    response = await stub.fetch("https://do/ws")
-    client = response.webSocket
-    assert isinstance(client, WebSocket)
-    received: list[Any] = []
-    client._attach_transport(
-        lambda ws, event: received.append(event.data) if isinstance(event, MessageEvent) else None
-    )
+    client, received = await open_socket(stub)
     for i in range(3):  # as the server's bridge does: each delivery awaited before the next
         result = client._transmit(MessageEvent(f"m{i}"))
         if result is not None:
