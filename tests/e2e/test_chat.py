@@ -173,8 +173,10 @@ async def test_bad_input_gets_close_codes_and_the_room_survives(server: str) -> 
     assert (await a.recv("chat.ack"))["seq"] == 1
     carol = await sign_up(server, "carol")
     c, _ = await open_chat(server, carol)
-    await c.ws.send("x" * (2 * 1024 * 1024))  # over the server's 1 MiB frame limit
     with pytest.raises(ConnectionClosed) as too_big:
+        # Over the server's 1 MiB frame limit. The server may close (1009) while the frame is
+        # still being written, so the refusal can surface in send() as well as in recv().
+        await c.ws.send("x" * (2 * 1024 * 1024))
         await c.recv()
     assert too_big.value.rcvd is not None and too_big.value.rcvd.code == 1009
     await a.send(type="chat.send", nonce="ok2", text="and still fine")
