@@ -238,18 +238,17 @@ async def main(argv: list[str] | None = None) -> int:
     value = b"v" * args.value_bytes
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgeroom-bench-") as tmp:
-        rows += await bench_backend(
-            "sqlite",
-            f"sqlite:///{tmp}/binding.sqlite3",
-            SQLiteRaw(Path(tmp) / "raw.sqlite3"),
-            n, rounds, value,
-        )  # fmt: skip
-        rows += await bench_backend(
-            "sqlite-loop",
-            f"sqlite:///{tmp}/binding-loop.sqlite3",
-            SQLiteOnLoop(Path(tmp) / "raw-loop.sqlite3"),
-            n, rounds, value,
-        )  # fmt: skip
+        sqlite_baselines: tuple[tuple[str, type[SQLiteRaw | SQLiteOnLoop]], ...] = (
+            ("sqlite", SQLiteRaw),
+            ("sqlite-loop", SQLiteOnLoop),
+        )
+        for label, raw_class in sqlite_baselines:
+            rows += await bench_backend(
+                label,
+                f"sqlite:///{tmp}/{label}-binding.sqlite3",
+                raw_class(Path(tmp) / f"{label}-raw.sqlite3"),
+                n, rounds, value,
+            )  # fmt: skip
         process = None
         redis_url = args.redis_url
         if redis_url is None and redis_binary() is not None:

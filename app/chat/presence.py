@@ -89,11 +89,6 @@ class Presence:
             for user, count in sorted(self._devices.items())
         ]
 
-    @property
-    def unpublished(self) -> bool:
-        """Whether anyone arrived or left since the last :meth:`publish`."""
-        return bool(self._dirty)
-
     def publish(self) -> PresenceDiff:
         """Arrivals and departures since the last publication; clients now know the roster."""
         joins: list[PresenceChange] = []
@@ -113,10 +108,6 @@ class Presence:
             self._published_roster = None
         self._dirty.clear()
         return PresenceDiff(tuple(joins), tuple(leaves))
-
-    def mark_published(self) -> None:
-        """Clients already know the current roster (an actor rebuilt after hibernation)."""
-        self.publish()
 
     def published_roster(self) -> list[dict[str, object]]:
         """The roster as of the last publication, sorted by user (kept until the next one)."""

@@ -121,7 +121,7 @@ class ChatRoom(DurableObject):
             if info.get("ready"):
                 self.presence.connect(info["user"], info["name"])
                 self._joined[ws] = None
-        self.presence.mark_published()  # the clients of these sockets already know the roster
+        self.presence.publish()  # nothing to send: these sockets' clients already know the roster
         self.ctx.setWebSocketAutoResponse(_ping_pong_pair())
 
     # -- HTTP: the upgrade and the room's own queries ----------------------------------------------

@@ -218,23 +218,23 @@ class SQLiteKVBackend:
             found[raw.decode()] = KVEntry(value, expiration, metadata)
         return found
 
-    async def put(self, key: str, entry: KVEntry, *, now: float) -> None:
-        params = (key.encode(), entry.value, entry.expiration, entry.metadata)
-        size = len(params[0]) + len(entry.value) + len(entry.metadata or b"")
+    async def _write(self, sql: str, params: Sequence[Any], size: int) -> None:
+        """One write of ``size`` bytes: on the loop when small and possible, else on the thread."""
         if size <= INLINE_MAX_BYTES:
-            inline, _ = self._try_inline(lambda conn: conn.execute(_PUT, params))
+            inline, _ = self._try_inline(lambda conn: conn.execute(sql, params))
             if inline:
                 self._wrote_inline(size)
                 return
-        await self._call(lambda conn: conn.execute(_PUT, params))
+        await self._call(lambda conn: conn.execute(sql, params))
+
+    async def put(self, key: str, entry: KVEntry, *, now: float) -> None:
+        raw = key.encode()
+        size = len(raw) + len(entry.value) + len(entry.metadata or b"")
+        await self._write(_PUT, (raw, entry.value, entry.expiration, entry.metadata), size)
 
     async def delete(self, key: str) -> None:
-        params = (key.encode(),)
-        inline, _ = self._try_inline(lambda conn: conn.execute(_DELETE, params))
-        if inline:
-            self._wrote_inline(len(params[0]))
-            return
-        await self._call(lambda conn: conn.execute(_DELETE, params))
+        raw = key.encode()
+        await self._write(_DELETE, (raw,), len(raw))
 
     async def list(self, *, prefix: str, start_after: str | None, limit: int, now: float) -> KVPage:
         conditions = ["(expiration IS NULL OR expiration > ?)"]

@@ -23,18 +23,23 @@ MEMORY = {
 }
 
 
-@pytest.fixture
-async def chat_env(tmp_path: Path) -> AsyncIterator[Env]:
-    clock = FakeClock(1_800_000_000.0)
+async def open_chat_env(tmp_path: Path, **vars: str) -> Env:
+    """The Worker's env on memory backends and a fake clock, migrated; ``vars`` over the defaults."""
     env = build_env(
         ROOT / "wrangler.toml",
         data_dir=tmp_path,
         urls=MEMORY,
         environ={},
-        clock=clock,
-        vars={"PASSWORD_ITERATIONS": "1000"},
+        clock=FakeClock(1_800_000_000.0),
+        vars={"PASSWORD_ITERATIONS": "1000", **vars},
     )
     await apply_migrations(env.DB, ROOT / "migrations")
+    return env
+
+
+@pytest.fixture
+async def chat_env(tmp_path: Path) -> AsyncIterator[Env]:
+    env = await open_chat_env(tmp_path)
     yield env
     await env.aclose()
 

@@ -12,25 +12,15 @@ from typing import Any
 import pytest
 
 from app.flags import store
-from primitives import FakeClock, build_env
-from primitives.d1.migrations import apply_migrations
 from primitives.env import Env
-from tests.app.chat.conftest import MEMORY, ROOT, Client, sign_up
+from tests.app.chat.conftest import Client, open_chat_env, sign_up
 
 TOKEN = "operator-secret-token-0123456789"
 
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    built = build_env(
-        ROOT / "wrangler.toml",
-        data_dir=tmp_path,
-        urls=MEMORY,
-        environ={},
-        clock=FakeClock(1_800_000_000.0),
-        vars={"PASSWORD_ITERATIONS": "1000", "OPERATOR_TOKEN": TOKEN},
-    )
-    await apply_migrations(built.DB, ROOT / "migrations")
+    built = await open_chat_env(tmp_path, OPERATOR_TOKEN=TOKEN)
     yield built
     await built.aclose()
 

@@ -17,11 +17,9 @@ from app.rooms.limits import (
     LimitSettings,
     parse_limit,
 )
-from primitives import FakeClock, build_env
-from primitives.d1.migrations import apply_migrations
 from primitives.env import Env
 
-from .conftest import MEMORY, ROOT, sign_up
+from .conftest import open_chat_env, sign_up
 
 
 def test_parse_limit() -> None:
@@ -49,20 +47,9 @@ def test_settings_default_and_from_vars() -> None:
 
 @pytest.fixture
 async def unlimited_env(tmp_path: Path) -> AsyncIterator[Env]:
-    env = build_env(
-        ROOT / "wrangler.toml",
-        data_dir=tmp_path,
-        urls=MEMORY,
-        environ={},
-        clock=FakeClock(1_800_000_000.0),
-        vars={
-            "PASSWORD_ITERATIONS": "1000",
-            "RATE_LIMIT_CONNECTION": "off",
-            "RATE_LIMIT_USER": "off",
-            "RATE_LIMIT_IP": "off",
-        },
+    env = await open_chat_env(
+        tmp_path, RATE_LIMIT_CONNECTION="off", RATE_LIMIT_USER="off", RATE_LIMIT_IP="off"
     )
-    await apply_migrations(env.DB, ROOT / "migrations")
     yield env
     await env.aclose()
 
@@ -83,16 +70,7 @@ async def test_a_room_with_limits_off_takes_a_burst_far_over_the_defaults(
 
 
 async def test_a_lowered_limit_is_applied_and_announced(tmp_path: Path) -> None:
-    env = build_env(
-        ROOT / "wrangler.toml",
-        data_dir=tmp_path,
-        urls=MEMORY,
-        environ={},
-        clock=FakeClock(1_800_000_000.0),
-        vars={"PASSWORD_ITERATIONS": "1000", "RATE_LIMIT_CONNECTION": "2/1"},
-    )
-    async with env:
-        await apply_migrations(env.DB, ROOT / "migrations")
+    async with await open_chat_env(tmp_path, RATE_LIMIT_CONNECTION="2/1") as env:
         ann = await sign_up(env, "ann")
         a = await ann.connect("lobby")
         welcome = await a.hello()
