@@ -5,6 +5,7 @@ export const CLIENT_TYPES = ["hello", "chat.send", "chat.edit", "chat.delete", "
 export const SERVER_TYPES = [
   "welcome", "chat.message", "chat.edited", "chat.deleted", "chat.ack",
   "presence.join", "presence.leave", "presence.diff", "typing", "resumed", "pong", "error",
+  "batch", // several frames in one message (hello.batch: true)
   "flags.changed", // feature flags (docs/flags.md)
 ];
 export const ERROR_CODES = [

@@ -57,6 +57,7 @@ SERVER_TYPES = (
     "resumed",
     "pong",
     "error",
+    "batch",  # several of the above in one message, for a client that said hello.batch
     # Feature flags (docs/flags.md)
     "flags.changed",
 )
@@ -94,6 +95,7 @@ class ResumePoint:
 class Hello:
     resume: ResumePoint | None
     device: str | None
+    batch: bool = False  # the client takes ``batch`` messages (docs/protocol.md)
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,10 @@ def parse_client_frame(frame: str | bytes) -> ClientMessage:
             raise ProtocolError(
                 "bad_message", f"hello: 'device' must be 1-{MAX_DEVICE_CHARS} characters"
             )
-        return Hello(None if resume is None else _resume_point(resume, kind), device)
+        batch = data.get("batch", False)
+        if not isinstance(batch, bool):
+            raise ProtocolError("bad_message", "hello: 'batch' must be true or false")
+        return Hello(None if resume is None else _resume_point(resume, kind), device, batch)
     if kind == "resume":
         return Resume(_resume_point(data, kind))
     if kind == "ping":

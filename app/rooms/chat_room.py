@@ -17,6 +17,8 @@ Glue only: the rules live in ``app.chat``. What this class adds:
   ``PRESENCE_INTERVAL_MS``: the first change after a quiet spell goes out at once, later ones are
   coalesced into one ``presence.diff``. A storm of N joins therefore costs a bounded number of
   broadcasts per interval, not N broadcasts of N frames each.
+* **Batches.** Every frame to a socket goes through a ``FrameBatcher``: a client that said
+  ``hello.batch`` gets the frames of one event-loop turn as one ``batch`` message (frame_batcher.py).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from app.clock import now_ms, sleep_ms
 from app.flags.evaluate import evaluate
 from app.flags.store import Snapshot, context_for, evaluated
 from app.rooms.flags_hub import HUB_NAME
+from app.rooms.frame_batcher import FrameBatcher
 from app.rooms.history import history_statements, load_events
 from app.rooms.limits import MAX_REFUSALS, LimitSettings, RoomLimits
 from app.uploads.attachments import resolve_attachments
@@ -88,6 +91,7 @@ class ChatRoom(DurableObject):
         self._drain_at: int | None = None  # when the alarm this instance set will fire
         self._socket_tails: dict[Any, asyncio.Future[None]] = {}
         self._joined: dict[Any, None] = {}  # sockets that have had their welcome, in join order
+        self._out = FrameBatcher()  # every frame to a socket goes through it (order)
         self._presence_published_at: int | None = None
         self._presence_timer: asyncio.Future[None] | None = None
         # Feature flags (docs/flags.md): pushed by FlagsHub once this room has registered.
@@ -121,6 +125,8 @@ class ChatRoom(DurableObject):
             if info.get("ready"):
                 self.presence.connect(info["user"], info["name"])
                 self._joined[ws] = None
+                if info.get("batch"):
+                    self._out.enable(ws)
         self.presence.publish()  # nothing to send: these sockets' clients already know the roster
         self.ctx.setWebSocketAutoResponse(_ping_pong_pair())
 
@@ -229,15 +235,14 @@ class ChatRoom(DurableObject):
 
     async def _frame(self, ws: Any, message: Any) -> None:
         if not isinstance(message, str):
-            ws.close(1003, "binary frames are not supported")
-            self._leave(ws)
+            self._close(ws, 1003, "binary frames are not supported")
             return
         info = ws.deserializeAttachment() or {}
         try:
             parsed = parse_client_frame(message)
             await self._handle(ws, info, parsed)
         except ProtocolError as exc:
-            ws.send(error_frame(exc))
+            self._out.send(ws, error_frame(exc))
 
     async def webSocketClose(self, ws: Any, code: int, reason: str, wasClean: bool) -> None:
         self._leave(ws)
@@ -250,13 +255,13 @@ class ChatRoom(DurableObject):
             await self._hello(ws, info, message)
             return
         if isinstance(message, Ping):
-            ws.send(encode("pong"))
+            self._out.send(ws, encode("pong"))
             return
         if not info.get("ready"):
             raise ProtocolError("bad_message", "send hello first")
         if isinstance(message, Resume):
             recovery = await self._recover(message.point)
-            ws.send(encode("resumed", **self._recovery_fields(recovery)))
+            self._out.send(ws, encode("resumed", **self._recovery_fields(recovery)))
         elif isinstance(message, Typing):
             if not self._feature("typing-indicators", info):
                 return
@@ -279,6 +284,7 @@ class ChatRoom(DurableObject):
         # starts receiving broadcasts (it is marked ready) in the same step as the welcome is sent.
         info["ready"] = True
         info["device"] = message.device
+        info["batch"] = message.batch
         ws.serializeAttachment(info)
         self.presence.connect(info["user"], info["name"])
         # Published now (to the others: this socket is not joined yet) or with the next batch,
@@ -298,6 +304,8 @@ class ChatRoom(DurableObject):
             )
         )
         self._joined[ws] = None
+        if message.batch:
+            self._out.enable(ws)
 
     def _recovery_fields(self, recovery: Recovery) -> dict[str, Any]:
         epoch = self.stream.epoch
@@ -343,6 +351,7 @@ class ChatRoom(DurableObject):
         info["ready"] = False
         ws.serializeAttachment(info)
         self._joined.pop(ws, None)
+        self._out.forget(ws)
         change = self.presence.disconnect(info["user"])
         if change is not None and change.kind == "presence.leave":
             self._presence_changed()
@@ -394,10 +403,9 @@ class ChatRoom(DurableObject):
         ws.serializeAttachment(info)
         if retry_after > 0:
             error = ProtocolError("rate_limited", "you are sending too fast", nonce=message.nonce)
-            ws.send(error_frame(error, retry_after=retry_after))
+            self._out.send(ws, error_frame(error, retry_after=retry_after))
             if info["refusals"] > MAX_REFUSALS:
-                ws.close(1008, "too many messages")
-                self._leave(ws)
+                self._close(ws, 1008, "too many messages")
             return
         user, name, now = info["user"], info["name"], now_ms(self.env)
         outcome: SendOutcome
@@ -408,7 +416,7 @@ class ChatRoom(DurableObject):
                     attachments = await resolve_attachments(self.env, user, message.attachments)
                 except ProtocolError as exc:
                     exc.nonce = message.nonce
-                    ws.send(error_frame(exc))
+                    self._out.send(ws, error_frame(exc))
                     return
             outcome = self.stream.send(user, name, message.nonce, message.text, now, attachments)
         elif isinstance(message, ChatEdit):
@@ -419,14 +427,15 @@ class ChatRoom(DurableObject):
         if event is not None:
             self._store(event)
         ack_id = f"{self.stream.epoch}.{outcome.seq}"
-        ws.send(
+        self._out.send(
+            ws,
             encode(
                 "chat.ack",
                 nonce=message.nonce,
                 seq=outcome.seq,
                 id=ack_id,
                 duplicate=outcome.duplicate,
-            )
+            ),
         )
         if event is None:
             return
@@ -462,9 +471,15 @@ class ChatRoom(DurableObject):
             if ws is exclude:
                 continue
             try:
-                ws.send(frame)
+                self._out.send(ws, frame)
             except Exception:  # closed between the check and the send: it will get its close event
                 continue
+
+    def _close(self, ws: Any, code: int, reason: str) -> None:
+        """Close ``ws`` after the frames still waiting for it, and take it out of the room."""
+        self._out.flush_socket(ws)
+        ws.close(code, reason)
+        self._leave(ws)
 
     def _broadcast_typing(self, info: dict[str, Any], active: bool, exclude: Any) -> None:
         frame = encode(
@@ -529,7 +544,7 @@ class ChatRoom(DurableObject):
                 "flags.changed", version=self.flags.version, values=self._flag_values(info)
             )
             try:
-                ws.send(frame)
+                self._out.send(ws, frame)
             except Exception:
                 continue
         return len(sockets)

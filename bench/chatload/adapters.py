@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from enum import IntEnum
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import httpx
 import orjson
@@ -33,12 +33,18 @@ class Kind(IntEnum):
     MESSAGE = 2  # value: the payload
     ACK = 3  # value: the nonce
     ERROR = 4  # value: the error code (and the nonce after a '|', when there is one)
+    BATCH = 5  # batch: the events of the frames one message carried
 
 
 class Event(NamedTuple):
     kind: Kind
     value: str | None = None
     reply: str | None = None
+    batch: tuple[Event, ...] = ()
+
+    def events(self) -> tuple[Event, ...]:
+        """The events this received message stands for: itself, or those of its batch."""
+        return self.batch if self.kind is Kind.BATCH else (self,)
 
 
 _OTHER = Event(Kind.OTHER)
@@ -80,8 +86,10 @@ class Adapter(ABC):
 
 
 class EdgeroomConversation(Conversation):
+    """Asks for ``batch`` messages, as the web client does (the frames of one server tick)."""
+
     def opening(self) -> list[str]:
-        return ['{"type":"hello","device":"load"}']
+        return ['{"type":"hello","device":"load","batch":true}']
 
     def feed(self, frame: str | bytes) -> Event:
         if isinstance(frame, bytes):
@@ -94,14 +102,29 @@ class EdgeroomConversation(Conversation):
             return Event(Kind.ACK, orjson.loads(frame)["nonce"])
         if head.startswith("welcome"):
             return Event(Kind.READY)
+        if head == 'batch","fram':
+            frames = orjson.loads(frame)["frames"]
+            return Event(Kind.BATCH, batch=tuple(_edgeroom_event(data) for data in frames))
         if head.startswith("error"):
-            data = orjson.loads(frame)
-            nonce = data.get("nonce")
-            return Event(Kind.ERROR, data["code"] + (f"|{nonce}" if nonce else ""))
+            return _edgeroom_event(orjson.loads(frame))
         return _OTHER
 
     def message(self, payload: str, nonce: str) -> str:
         return f'{{"type":"chat.send","nonce":"{nonce}","text":"{payload}"}}'
+
+
+def _edgeroom_event(data: dict[str, Any]) -> Event:
+    kind = data.get("type")
+    if kind == "chat.message":
+        return Event(Kind.MESSAGE, data["text"])
+    if kind == "chat.ack":
+        return Event(Kind.ACK, data["nonce"])
+    if kind == "welcome":
+        return Event(Kind.READY)
+    if kind == "error":
+        nonce = data.get("nonce")
+        return Event(Kind.ERROR, data["code"] + (f"|{nonce}" if nonce else ""))
+    return _OTHER
 
 
 class EdgeroomAdapter(Adapter):

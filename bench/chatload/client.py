@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from .adapters import Adapter, Conversation, Kind
+from .adapters import Adapter, Conversation, Event, Kind
 from .payload import decode, decode_nonce, encode, encode_nonce
 from .stats import DeliveryLedger, LatencyHistogram
 
@@ -79,52 +79,57 @@ class LoadClient:
             self.ws = ws
             for frame in self.conversation.opening():
                 await ws.send(frame)
-            while True:
-                event = self.conversation.feed(await ws.recv())
-                if event.reply is not None:
-                    await ws.send(event.reply)
-                if event.kind is Kind.READY:
-                    break
-                if event.kind is Kind.ERROR:
-                    raise RuntimeError(f"refused while joining: {event.value}")
+            ready = False
+            while not ready:
+                received = self.conversation.feed(await ws.recv())
+                if received.reply is not None:
+                    await ws.send(received.reply)
+                for event in received.events():
+                    if event.kind is Kind.ERROR:
+                        raise RuntimeError(f"refused while joining: {event.value}")
+                    ready = ready or event.kind is Kind.READY
         elapsed = time.perf_counter() - started
         self.reader = asyncio.create_task(self._read(ws))
         return elapsed
 
     # -- receiving ----------------------------------------------------------------------------------
     async def _read(self, ws: ClientConnection) -> None:
-        feed = self.conversation.feed
-        me = self.spec.id
+        feed, take = self.conversation.feed, self._take
         try:
             async for frame in ws:
-                event = feed(frame)
-                kind = event.kind
-                if kind is Kind.MESSAGE:
-                    now = time.time_ns()
-                    state = self.state
-                    payload = decode(event.value or "")
-                    if payload is None:
-                        state.error("bad_payload")
-                    elif payload.step != state.step:
-                        state.stale += 1
-                    elif state.ledger.record(me, payload.sender, payload.counter):
-                        state.latency.add(now - payload.sent_ns)
-                        state.last_receive_ns = now
-                        if state.expected and state.ledger.unique >= state.expected:
-                            state.complete.set()
-                elif kind is Kind.ACK:
-                    self._acked(event.value or "")
-                elif kind is Kind.ERROR:
-                    code, _, nonce = (event.value or "").partition("|")
-                    self.state.error(code)
-                    if nonce and self.window is not None:
-                        self.window.release()
-                if event.reply is not None:
-                    await ws.send(event.reply)
+                received = feed(frame)
+                for event in received.events():
+                    take(event)
+                if received.reply is not None:
+                    await ws.send(received.reply)
         except ConnectionClosed as exc:
             self.closed_early = f"closed {exc.rcvd.code if exc.rcvd else 1006}"
         except Exception as exc:  # a broken frame must not go unnoticed
             self.closed_early = f"reader failed: {exc!r}"
+
+    def _take(self, event: Event) -> None:
+        """Record one received event in the step's ledger and histograms."""
+        kind = event.kind
+        if kind is Kind.MESSAGE:
+            now = time.time_ns()
+            state = self.state
+            payload = decode(event.value or "")
+            if payload is None:
+                state.error("bad_payload")
+            elif payload.step != state.step:
+                state.stale += 1
+            elif state.ledger.record(self.spec.id, payload.sender, payload.counter):
+                state.latency.add(now - payload.sent_ns)
+                state.last_receive_ns = now
+                if state.expected and state.ledger.unique >= state.expected:
+                    state.complete.set()
+        elif kind is Kind.ACK:
+            self._acked(event.value or "")
+        elif kind is Kind.ERROR:
+            code, _, nonce = (event.value or "").partition("|")
+            self.state.error(code)
+            if nonce and self.window is not None:
+                self.window.release()
 
     def _acked(self, nonce: str) -> None:
         now = time.time_ns()

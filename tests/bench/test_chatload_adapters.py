@@ -8,6 +8,7 @@ from socketio import packet as socketio_packet
 from app import _json
 from app.chat.protocol import ProtocolError, encode, error_frame
 from app.chat.stream import StreamEvent
+from app.rooms.frame_batcher import batch_messages
 from bench.chatload.adapters import (
     EdgeroomAdapter,
     Kind,
@@ -19,7 +20,7 @@ from bench.chatload.payload import encode as payload, encode_nonce
 
 def test_edgeroom_frames() -> None:
     conversation = EdgeroomAdapter().conversation("lobby")
-    assert conversation.opening() == ['{"type":"hello","device":"load"}']
+    assert conversation.opening() == ['{"type":"hello","device":"load","batch":true}']
     text, nonce = payload(0, 7, 3, 123), encode_nonce(0, 7, 3, 123)
     assert _json.loads(conversation.message(text, nonce)) == {
         "type": "chat.send",
@@ -38,6 +39,16 @@ def test_edgeroom_frames() -> None:
     presence = encode("presence.join", user="g_2", name="m", devices=1)
     assert conversation.feed(presence).kind is Kind.OTHER
     assert conversation.feed(b"\x00").kind is Kind.OTHER
+    assert conversation.feed(message).events() == (conversation.feed(message),)
+    [batch] = batch_messages([ack, message, presence, refused])
+    received = conversation.feed(batch)
+    assert received.kind is Kind.BATCH
+    assert [e[:2] for e in received.events()] == [
+        (Kind.ACK, nonce),
+        (Kind.MESSAGE, text),
+        (Kind.OTHER, None),
+        (Kind.ERROR, f"rate_limited|{nonce}"),
+    ]
 
 
 def test_raw_frames() -> None:

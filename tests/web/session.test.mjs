@@ -32,12 +32,30 @@ const welcome = (extra = {}) => ({ type: "welcome", room: "general", epoch: E, s
 test("session says hello without resume first, and with {epoch, seq} after a welcome", () => {
   const { session, sent } = setup();
   session.onOpen();
-  assert.deepEqual(sent.at(-1), { type: "hello", device: "web-1" });
+  assert.deepEqual(sent.at(-1), { type: "hello", batch: true, device: "web-1" });
   session.onFrame(welcome());
   session.onFrame(msg(3));
   session.onDisconnected();
   session.onOpen();
-  assert.deepEqual(sent.at(-1), { type: "hello", resume: { epoch: E, seq: 3 }, device: "web-1" });
+  assert.deepEqual(sent.at(-1), { type: "hello", batch: true, resume: { epoch: E, seq: 3 }, device: "web-1" });
+});
+
+test("a batch is taken frame by frame, in order", () => {
+  const { session } = setup();
+  session.onOpen();
+  session.onFrame(welcome());
+  assert.equal(session.sendMessage("mine").ok, true);
+  session.onFrame({
+    type: "batch",
+    frames: [
+      { type: "chat.ack", nonce: "nonce1", seq: 3, id: `${E}.3`, duplicate: false },
+      msg(3, { user: ME.user, name: ME.name, text: "mine", nonce: "nonce1" }),
+      msg(4),
+    ],
+  });
+  assert.deepEqual(session.pendingMessages(), []);
+  assert.deepEqual([...session.stream.messages.keys()], [1, 2, 3, 4]);
+  session.onFrame({ type: "batch", frames: "not a list" }); // ignored, as any malformed frame
 });
 
 test("session queues while disconnected and resends with the same nonce after reconnect", () => {

@@ -42,7 +42,7 @@ export class RoomSession {
   /** The socket opened: say hello, with what we hold so the server can fill the gap. */
   onOpen() {
     this.typingSender.reset();
-    const hello = { type: "hello" };
+    const hello = { type: "hello", batch: true }; // frames of one server tick may come as one batch
     const point = this.stream.resumePoint();
     if (point) hello.resume = point;
     if (this.device) hello.device = this.device;
@@ -63,6 +63,9 @@ export class RoomSession {
 
   onFrame(frame) {
     switch (frame.type) {
+      case "batch": // the frames of one server tick, in order
+        for (const inner of Array.isArray(frame.frames) ? frame.frames : []) this.onFrame(inner);
+        return undefined;
       case "welcome":
         return this._welcome(frame);
       case "resumed":

@@ -50,13 +50,17 @@ class Socket:
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.messages: list[dict[str, Any]] = []  # as received: a ``batch`` is one message
         self.closed: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._pending: set[asyncio.Future[Any]] = set()
         ws._attach_transport(self._receive)
 
     def _receive(self, ws: WebSocket, event: Any) -> None:
         if isinstance(event, MessageEvent):
-            self.frames.put_nowait(json.loads(event.data))
+            message = json.loads(event.data)
+            self.messages.append(message)
+            for frame in message["frames"] if message["type"] == "batch" else [message]:
+                self.frames.put_nowait(frame)
         elif isinstance(event, CloseEvent) and not self.closed.done():
             self.closed.set_result((event.code, event.reason))
 
