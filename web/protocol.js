@@ -4,7 +4,7 @@
 export const CLIENT_TYPES = ["hello", "chat.send", "chat.edit", "chat.delete", "typing", "resume", "ping"];
 export const SERVER_TYPES = [
   "welcome", "chat.message", "chat.edited", "chat.deleted", "chat.ack",
-  "presence.join", "presence.leave", "presence.diff", "typing", "resumed", "pong", "error",
+  "presence.join", "presence.leave", "presence.diff", "presence.count", "presence.roster", "typing", "resumed", "pong", "error",
   "batch", // several frames in one message (hello.batch: true)
   "flags.changed", // feature flags (docs/flags.md)
 ];

@@ -5,6 +5,10 @@ batches: :meth:`Presence.publish` returns what changed since the last publicatio
 a leave of the same user in between cancel out), and :meth:`Presence.published_roster` is the
 roster as clients were last told it. A room publishes at most every so often (the actor decides
 when), so a storm of N joins costs a bounded number of broadcasts instead of N.
+
+Past :data:`ROSTER_LIMIT` users a room is *large*: telling every member who every other member
+is costs work quadratic in the room's size (each of N arrivals is news to N members, and each
+welcome lists N people), so a large room tells only how many are present (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "ROSTER_LIMIT",
     "TYPING_EXPIRES_MS",
     "TYPING_THROTTLE_MS",
     "Presence",
@@ -25,6 +30,9 @@ __all__ = [
 TYPING_THROTTLE_MS = 2000
 #: Without a refresh, "typing" ends by itself after this long.
 TYPING_EXPIRES_MS = 6000
+#: Rooms with more users than this publish a count instead of names (Pusher's presence channels
+#: stop at 100 members; Discord's ``large_threshold`` is 50-250).
+ROSTER_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,11 @@ class Presence:
                 for user, (name, devices) in sorted(self._published.items())
             ]
         return self._published_roster
+
+    @property
+    def published_count(self) -> int:
+        """How many users clients were last told are present."""
+        return len(self._published)
 
     def __contains__(self, user: object) -> bool:
         return user in self._devices

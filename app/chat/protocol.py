@@ -53,6 +53,8 @@ SERVER_TYPES = (
     "presence.join",
     "presence.leave",
     "presence.diff",
+    "presence.count",
+    "presence.roster",
     "typing",
     "resumed",
     "pong",

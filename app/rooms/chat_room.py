@@ -13,10 +13,9 @@ Glue only: the rules live in ``app.chat``. What this class adds:
   socket's attachment, so after eviction the constructor rebuilds presence and the stream state.
 * **Fan-out.** Joined sockets are kept in an in-memory set (rebuilt from the attachments after a
   wake), so a broadcast encodes the frame once and touches no attachment.
-* **Presence batching.** Arrivals and departures are published at most every
-  ``PRESENCE_INTERVAL_MS``: the first change after a quiet spell goes out at once, later ones are
-  coalesced into one ``presence.diff``. A storm of N joins therefore costs a bounded number of
-  broadcasts per interval, not N broadcasts of N frames each.
+* **Presence batching.** Arrivals and departures are published in batches, as names up to
+  ``ROSTER_LIMIT`` users and as a count above it (presence_publisher.py), so a join storm costs
+  neither N broadcasts of N frames nor N welcomes listing N people.
 * **Batches.** Every frame to a socket goes through a ``FrameBatcher``: a client that said
   ``hello.batch`` gets the frames of one event-loop turn as one ``batch`` message (frame_batcher.py).
 """
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit
 
 from app import _json
 from app._runtime import DurableObject, Request, Response, websocket_pair
-from app.chat.presence import TYPING_EXPIRES_MS, Presence, PresenceChange, TypingTracker
+from app.chat.presence import TYPING_EXPIRES_MS, Presence, TypingTracker
 from app.chat.protocol import (
     ChatDelete,
     ChatEdit,
@@ -55,6 +54,7 @@ from app.rooms.flags_hub import HUB_NAME
 from app.rooms.frame_batcher import FrameBatcher
 from app.rooms.history import history_statements, load_events
 from app.rooms.limits import MAX_REFUSALS, LimitSettings, RoomLimits
+from app.rooms.presence_publisher import PresencePublisher
 from app.uploads.attachments import resolve_attachments
 
 __all__ = ["ChatRoom"]
@@ -65,8 +65,6 @@ log = logging.getLogger("edgeroom.chat")
 #: Outbox drain delay: batches the D1 writes of a busy room.
 DRAIN_DELAY_MS = 200
 DRAIN_BATCH = 200
-#: Presence changes are published at most this often (Cloudflare's batching guidance: 50-100 ms).
-PRESENCE_INTERVAL_MS = 100
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, user TEXT NOT NULL,"
@@ -92,8 +90,12 @@ class ChatRoom(DurableObject):
         self._socket_tails: dict[Any, asyncio.Future[None]] = {}
         self._joined: dict[Any, None] = {}  # sockets that have had their welcome, in join order
         self._out = FrameBatcher()  # every frame to a socket goes through it (order)
-        self._presence_published_at: int | None = None
-        self._presence_timer: asyncio.Future[None] | None = None
+        self.presence_out = PresencePublisher(
+            self.presence,
+            self._broadcast,
+            lambda: now_ms(self.env),
+            lambda ms: sleep_ms(self.env, ms),
+        )
         # Feature flags (docs/flags.md): pushed by FlagsHub once this room has registered.
         self.flags = Snapshot()
         self._flags_registered = False
@@ -127,7 +129,7 @@ class ChatRoom(DurableObject):
                 self._joined[ws] = None
                 if info.get("batch"):
                     self._out.enable(ws)
-        self.presence.publish()  # nothing to send: these sockets' clients already know the roster
+        self.presence_out.restored()  # nothing to send: these sockets' clients know the roster
         self.ctx.setWebSocketAutoResponse(_ping_pong_pair())
 
     # -- HTTP: the upgrade and the room's own queries ----------------------------------------------
@@ -289,14 +291,14 @@ class ChatRoom(DurableObject):
         self.presence.connect(info["user"], info["name"])
         # Published now (to the others: this socket is not joined yet) or with the next batch,
         # which this socket receives too; the welcome's roster is the one last published.
-        self._presence_changed()
+        self.presence_out.changed()
         now = now_ms(self.env)
         ws.send(
             encode(
                 "welcome",
                 room=self.room,
                 you={"user": info["user"], "name": info["name"], "device": message.device},
-                roster=self.presence.published_roster(),
+                **self.presence_out.welcome_fields(),
                 typing=self.typing.active(now),
                 limits=self.limits.settings.describe(),
                 flags={"version": self.flags.version, "values": self._flag_values(info)},
@@ -354,46 +356,9 @@ class ChatRoom(DurableObject):
         self._out.forget(ws)
         change = self.presence.disconnect(info["user"])
         if change is not None and change.kind == "presence.leave":
-            self._presence_changed()
+            self.presence_out.changed()
             if self.typing.stop(info["user"]):
                 self._broadcast_typing(info, False, exclude=ws)
-
-    # -- presence batches -------------------------------------------------------------------------------
-    def _presence_changed(self) -> None:
-        """Publish now if the last publication is old enough, else once the interval is over."""
-        if self._presence_timer is not None:
-            return  # a publication is already due; it will carry this change too
-        now = now_ms(self.env)
-        last = self._presence_published_at
-        wait = 0 if last is None else last + PRESENCE_INTERVAL_MS - now
-        if wait <= 0:
-            self._publish_presence(now)
-        else:
-            self._presence_timer = asyncio.ensure_future(self._publish_presence_later(wait))
-
-    async def _publish_presence_later(self, wait_ms: int) -> None:
-        try:
-            await sleep_ms(self.env, wait_ms)
-        finally:
-            self._presence_timer = None
-        self._publish_presence(now_ms(self.env))
-
-    def _publish_presence(self, now: int) -> None:
-        self._presence_published_at = now
-        diff = self.presence.publish()
-        if not diff:
-            return
-        if len(diff) == 1:  # the common case keeps the simple frames
-            change = (diff.joins or diff.leaves)[0]
-            self._broadcast(_presence_frame(change))
-            return
-        self._broadcast(
-            encode(
-                "presence.diff",
-                joins=[{"user": c.user, "name": c.name, "devices": c.devices} for c in diff.joins],
-                leaves=[{"user": c.user, "name": c.name} for c in diff.leaves],
-            )
-        )
 
     # -- writing ----------------------------------------------------------------------------------------
     async def _write(
@@ -594,12 +559,6 @@ class ChatRoom(DurableObject):
         )
         if len(events) == DRAIN_BATCH:
             self._schedule_drain(0)
-
-
-def _presence_frame(change: PresenceChange) -> str:
-    if change.kind == "presence.join":
-        return encode("presence.join", user=change.user, name=change.name, devices=change.devices)
-    return encode("presence.leave", user=change.user, name=change.name, devices=0)
 
 
 def _history_message(row: dict[str, Any], epoch: str) -> dict[str, Any]:

@@ -171,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="record each server with py-spy into DIR/<scenario>-<server>-<time>.svg (skews figures)",
     )
     parser.add_argument(
+        "--profile-stacks",
+        action="store_true",
+        help="with --profile: write py-spy's raw collapsed stacks (.txt) instead of flame graphs",
+    )
+    parser.add_argument(
         "--name",
         help="name of the Markdown table and plots (default: latest for --full, else quick)",
     )
@@ -192,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         deadline=time.time() + time_limit,
         scenario_budget=plan.scenario_budget,
         profile_dir=args.profile,
+        profile_format="txt" if args.profile_stacks else "svg",
     )
     when = datetime.now(UTC)
     stamp = when.strftime("%Y%m%dT%H%M%SZ")

@@ -48,6 +48,7 @@ class Settings:
     stop_ms: float = 100.0  # fan-out steps go up until p99 passes this
     say: Callable[[str], None] = print
     profile_dir: Path | None = None  # py-spy flame graphs of the servers, when set
+    profile_format: str = "svg"  # or "txt": py-spy's raw collapsed stacks, one line per stack
 
     def scenario_deadline(self) -> float:
         return min(self.deadline, time.time() + self.scenario_budget)
@@ -55,7 +56,8 @@ class Settings:
     def profile(self, scenario: str, server: str) -> Path | None:
         if self.profile_dir is None:
             return None
-        return self.profile_dir / f"{scenario}-{server}-{time.strftime('%H%M%S')}.svg"
+        stamp = time.strftime("%H%M%S")
+        return self.profile_dir / f"{scenario}-{server}-{stamp}.{self.profile_format}"
 
 
 def make_clients(

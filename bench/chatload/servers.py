@@ -237,7 +237,8 @@ def _profiler(server: ServerProcess, output: Path) -> subprocess.Popen[bytes] | 
     output.parent.mkdir(parents=True, exist_ok=True)
     server.notes.append(f"profiled with py-spy (skews the figures): {output.name}")
     return subprocess.Popen(
-        [command, "record", "--nonblocking", "--pid", str(server.pid), "-o", str(output)],
+        [command, "record", "--nonblocking", "--pid", str(server.pid), "-o", str(output)]
+        + (["--format", "raw"] if output.suffix == ".txt" else []),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
@@ -248,7 +249,8 @@ def _profiler(server: ServerProcess, output: Path) -> subprocess.Popen[bytes] | 
 def running(name: str, pinning: Pinning, profile: Path | None = None) -> Iterator[ServerProcess]:
     """A started server, stopped (and its data directory removed) on the way out.
 
-    With ``profile`` (an SVG path), py-spy samples the server while it runs.
+    With ``profile`` (an SVG path, or ``.txt`` for raw collapsed stacks), py-spy samples the
+    server while it runs.
     """
     server = start_server(name, pinning)
     profiler = _profiler(server, profile) if profile is not None else None

@@ -125,7 +125,7 @@ async def _answered_once_durable(ns: DurableObjectNamespace, backend: HeldSyncBa
     stub = ns.getByName("r")
     client = (await stub.fetch("https://do/ws")).webSocket
     assert isinstance(client, WebSocket)
-    received: list[str] = []
+    received: list[str | bytes] = []
     client._attach_transport(
         lambda ws, event: received.append(event.data) if isinstance(event, MessageEvent) else None
     )

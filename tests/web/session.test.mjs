@@ -209,6 +209,25 @@ test("session applies a presence.diff: leaves, then joins (its own join too, ide
   assert.equal(session.roster.size, 2);
 });
 
+test("a large room is a count; presence.roster brings the names back", () => {
+  const { session, changes } = setup();
+  session.onOpen();
+  session.onFrame(welcome({ roster: [], online: 250 }));
+  assert.equal(session.roster.size, 0);
+  assert.equal(session.peopleHere(), 250);
+  session.onFrame({ type: "presence.count", online: 251 });
+  assert.equal(session.peopleHere(), 251);
+  assert.equal(changes.at(-1), "roster");
+  session.onFrame({ type: "presence.roster", online: 2, roster: [{ user: "u-bob", name: "Bob", devices: 1 }, { user: ME.user, name: "Me", devices: 1 }] });
+  assert.equal(session.headcount, null);
+  assert.equal(session.peopleHere(), 2);
+  assert.deepEqual([...session.roster.keys()], ["u-bob", ME.user]);
+  session.onFrame(welcome()); // a small room's welcome (no online field from older servers): the roster
+  assert.equal(session.peopleHere(), 1);
+  session.onFrame({ type: "presence.count", online: 120 });
+  assert.equal(session.roster.size, 0);
+});
+
 test("session shows others typing, hides its own, expires after 6 s and clears on their message", () => {
   const { session, timers, sent } = setup();
   session.onOpen();

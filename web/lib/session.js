@@ -26,6 +26,7 @@ export class RoomSession {
     this.stream = new RoomStream();
     this.pending = new PendingQueue({ storage, key: `edgeroom.pending.${room}`, now });
     this.roster = new Map(); // user -> {name, devices}
+    this.headcount = null; // how many are here when the room is too large to list them, else null
     this.flags = null; // feature flags: {version, values} from welcome and flags.changed
     this.typing = new TypingBoard({ now });
     this.typingSender = new TypingSender({ send: (frame) => (this.live ? this.send(frame) : false), now });
@@ -83,6 +84,13 @@ export class RoomSession {
         return this._presence(frame);
       case "presence.diff": // several arrivals and departures, published together
         return this._presenceDiff(frame);
+      case "presence.count": // a large room: only how many are here
+        this.roster = new Map();
+        this.headcount = Number.isInteger(frame.online) ? frame.online : 0;
+        return this.onChange("roster");
+      case "presence.roster": // small again: everyone's names
+        this._setRoster(frame);
+        return this.onChange("roster");
       case "typing":
         return this._typing(frame);
       case "flags.changed": // feature flags (docs/flags.md)
@@ -109,10 +117,7 @@ export class RoomSession {
 
   _welcome(frame) {
     this.me = frame.you ?? this.me;
-    this.roster = new Map();
-    for (const entry of Array.isArray(frame.roster) ? frame.roster : []) {
-      this.roster.set(entry.user, { name: entry.name, devices: entry.devices ?? 1 });
-    }
+    this._setRoster(frame);
     this.typing.clear();
     for (const user of Array.isArray(frame.typing) ? frame.typing : []) {
       if (user !== this.me?.user) this.typing.update({ user, name: this.roster.get(user)?.name ?? user, active: true });
@@ -167,6 +172,21 @@ export class RoomSession {
       if (event.nonce && this.me && event.user === this.me.user && this.pending.remove(event.nonce)) changed = true;
     }
     if (changed) this.onChange("pending");
+  }
+
+  /** How many people are here (the roster's size, or the count of a large room). */
+  peopleHere() {
+    return this.headcount ?? this.roster.size;
+  }
+
+  /** A whole roster (`welcome`, `presence.roster`); an `online` above its size means a large room. */
+  _setRoster(frame) {
+    this.roster = new Map();
+    for (const entry of Array.isArray(frame.roster) ? frame.roster : []) {
+      this.roster.set(entry.user, { name: entry.name, devices: entry.devices ?? 1 });
+    }
+    const online = Number.isInteger(frame.online) ? frame.online : this.roster.size;
+    this.headcount = online > this.roster.size ? online : null;
   }
 
   _presence(frame) {

@@ -124,8 +124,13 @@ export function chatView({ room, session, api, sharePrivateLink = false }) {
   });
   function renderPeople() {
     const entries = [...session.roster.entries()].sort((a, b) => a[1].name.localeCompare(b[1].name));
-    peopleCount.textContent = String(entries.length);
-    peopleHeading.textContent = `Here now (${entries.length})`;
+    const here = session.peopleHere();
+    peopleCount.textContent = String(here);
+    peopleHeading.textContent = `Here now (${here})`;
+    if (session.headcount !== null) {
+      replace(peopleList, [h("li", { class: "muted" }, `${plural(here, "person", "people")} here: too many to list.`)]);
+      return;
+    }
     replace(peopleList, entries.map(([user, entry]) => h("li", {},
       h("span", { class: "presence-dot", "aria-hidden": "true" }),
       h("span", { class: "person" }, entry.name, user === session.me?.user ? " (you)" : ""),

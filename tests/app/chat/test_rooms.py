@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from app.rooms.chat_room import PRESENCE_INTERVAL_MS
+from app.rooms.presence_publisher import PRESENCE_INTERVAL_MS
 from primitives.env import Env
 from tests.app.chat.conftest import Client, sign_up
 
@@ -449,3 +449,38 @@ async def test_one_sockets_frames_keep_their_order_across_rate_limit_round_trips
         a.send(type="chat.send", nonce=f"n{i}", text=f"t{i}")
     acks = [await a.recv("chat.ack") for _ in range(10)]
     assert [(ack["nonce"], ack["seq"]) for ack in acks] == [(f"n{i}", i + 1) for i in range(10)]
+
+
+async def test_a_large_room_tells_a_count_instead_of_names(
+    chat_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ROSTER_LIMIT users: counts (at most every second), and the roster again below it."""
+    from app.rooms import presence_publisher
+
+    monkeypatch.setattr(presence_publisher, "ROSTER_LIMIT", 3)
+    large_interval_s = (presence_publisher.LARGE_ROOM_INTERVAL_MS + 1) / 1000
+    users = [await sign_up(chat_env, name) for name in ("ann", "bob", "cat", "dan", "eve")]
+    ann, bob, cat, dan, eve = [await user.connect("lobby") for user in users]
+    for client in (ann, bob, cat):
+        await client.hello()
+    chat_env.clock.advance(PRESENCE_BATCH_S)
+    assert sorted(j["name"] for j in (await ann.recv("presence.diff"))["joins"]) == ["bob", "cat"]
+    chat_env.clock.advance(PRESENCE_BATCH_S)
+    welcome = await dan.hello()  # the fourth user: published at once, as a count
+    assert (welcome["roster"], welcome["online"]) == ([], 4)
+    assert await ann.recv("presence.count") == {"type": "presence.count", "online": 4}
+    assert (await eve.hello())["online"] == 4  # within the large room's interval: not yet told
+    chat_env.clock.advance(PRESENCE_BATCH_S)
+    assert not [f for f in await ann.quiet() if f["type"].startswith("presence")]
+    chat_env.clock.advance(large_interval_s)
+    assert [(await bob.recv("presence.count"))["online"] for _ in range(2)] == [4, 5]
+    assert (await eve.recv("presence.count"))["online"] == 5
+    dan.close()
+    eve.close()
+    await chat_env.clock.settle()
+    chat_env.clock.advance(large_interval_s)
+    back = await cat.recv("presence.roster")  # small again: everyone gets the names
+    assert back["online"] == 3
+    assert sorted(r["name"] for r in back["roster"]) == ["ann", "bob", "cat"]
+    welcome = await (await users[3].connect("lobby")).hello()
+    assert welcome["online"] == 3 and len(welcome["roster"]) == 3
