@@ -47,6 +47,7 @@ __all__ = [
     "open_connection",
     "read_size",
     "run_queries",
+    "run_write_group",
 ]
 
 NO_STATEMENTS = "No SQL statements detected."
@@ -87,6 +88,9 @@ class DatabaseState:
     size_after: int = 0
     #: cached; forgotten after a PRAGMA or VACUUM statement (the only ways it changes)
     page_size: int = 0
+    #: whether the schema (at ``schema_version``) declares foreign keys checked only at COMMIT
+    deferred_keys: bool = False
+    schema_version: int = -1
 
 
 # Extended result codes that Python 3.11's sqlite3 module cannot name (sqlite3.h).
@@ -218,9 +222,13 @@ def run_queries(
     queries: Sequence[D1Query],
     state: DatabaseState,
     writer: bool,
-    begin: str = "BEGIN IMMEDIATE",
+    begin: str | None = "BEGIN IMMEDIATE",
 ) -> list[D1StatementResult]:
-    """Run ``queries``; on the writer all inside one ``begin`` … ``COMMIT`` transaction."""
+    """Run ``queries``; on the writer all inside one ``begin`` … ``COMMIT`` transaction.
+
+    With ``begin=None`` the caller holds the transaction (a savepoint of :func:`run_write_group`):
+    nothing is begun, committed or rolled back here.
+    """
     if not writer and len(queries) == 1:
         fast = _read_one(conn, queries[0], state)
         if fast is not None:
@@ -229,7 +237,7 @@ def run_queries(
     results: list[D1StatementResult] = []
     index = 0
     try:
-        if writer:
+        if writer and begin is not None:
             if conn.in_transaction:  # never left open by us; be safe against the unexpected
                 conn.execute("ROLLBACK" + INTERNAL)
             cur.execute(begin + INTERNAL)
@@ -263,22 +271,122 @@ def run_queries(
                     rows_written=changes,
                 )
             )
-        if writer:
+        if writer and begin is not None:
             cur.execute("COMMIT" + INTERNAL)
     except D1QueryError:
-        _rollback(conn, state if writer else None)
+        if begin is not None:
+            _rollback(conn, state if writer else None)
         raise
     except sqlite3.Error as exc:
-        _rollback(conn, state if writer else None)
+        if begin is not None:
+            _rollback(conn, state if writer else None)
         if not writer and getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
             raise NeedsWriterError from exc
         raise D1QueryError(describe_sqlite_error(exc, _regulator(conn)), index) from exc
     except Exception as exc:  # e.g. text that cannot be encoded: never leave the transaction open
-        _rollback(conn, state if writer else None)
+        if begin is not None:
+            _rollback(conn, state if writer else None)
         raise D1QueryError(describe_sqlite_error(exc), index) from exc
     finally:
         cur.close()
     return results
+
+
+#: One call's outcome in a group: its results, or the error it raises.
+CallOutcome = tuple[bool, "list[D1StatementResult] | D1QueryError"]
+_CALL = "d1_call" + INTERNAL
+
+
+def run_write_group(
+    conn: sqlite3.Connection,
+    calls: Sequence[Sequence[D1Query]],
+    *,
+    state: DatabaseState,
+    begin: str = "BEGIN IMMEDIATE",
+) -> list[CallOutcome]:
+    """Run independent writer calls (each a query or a batch) in one transaction: group commit.
+
+    Each call runs inside its own savepoint, so it still succeeds or fails as a whole and on its
+    own, exactly as in a transaction of its own; the group shares one ``COMMIT`` (and one trip
+    to the writer's thread). Where a shared transaction could change an outcome, the calls run
+    one transaction each, so every caller sees what it would have seen alone: a call with a
+    PRAGMA (``defer_foreign_keys`` lasts until COMMIT) or a schema change; a schema with foreign
+    keys checked only at COMMIT (a later call could satisfy an earlier one's); and, after the
+    fact, a refused savepoint or ``COMMIT`` or an error that ended the transaction.
+    """
+    if (
+        len(calls) > 1
+        and not any(_runs_alone(query.sql) for call in calls for query in call)
+        and not _has_deferred_keys(conn, state)
+    ):
+        try:
+            return _grouped(conn, calls, state, begin)
+        except _GroupAborted:
+            _rollback(conn, state)
+    return [_alone(conn, call, state, begin) for call in calls]
+
+
+class _GroupAborted(Exception):
+    """The shared transaction cannot be committed as it is: run each call on its own."""
+
+
+def _grouped(
+    conn: sqlite3.Connection,
+    calls: Sequence[Sequence[D1Query]],
+    state: DatabaseState,
+    begin: str,
+) -> list[CallOutcome]:
+    outcomes: list[CallOutcome] = []
+    try:
+        if conn.in_transaction:  # never left open by us; be safe against the unexpected
+            conn.execute("ROLLBACK" + INTERNAL)
+        conn.execute(begin + INTERNAL)
+        for call in calls:
+            conn.execute("SAVEPOINT " + _CALL)
+            try:
+                results = run_queries(conn, queries=call, state=state, writer=True, begin=None)
+            except D1QueryError as exc:
+                if not conn.in_transaction:  # SQLite ended the transaction (SQLITE_FULL, ...)
+                    raise _GroupAborted from exc
+                conn.execute("ROLLBACK TO " + _CALL)
+                _refresh_state(conn, state)
+                outcomes.append((False, exc))
+            else:
+                outcomes.append((True, results))
+            conn.execute("RELEASE " + _CALL)
+        conn.execute("COMMIT" + INTERNAL)
+    except sqlite3.Error as exc:  # a savepoint or the COMMIT refused
+        raise _GroupAborted from exc
+    return outcomes
+
+
+def _alone(
+    conn: sqlite3.Connection, call: Sequence[D1Query], state: DatabaseState, begin: str
+) -> CallOutcome:
+    try:
+        return True, run_queries(conn, queries=call, state=state, writer=True, begin=begin)
+    except D1QueryError as exc:
+        return False, exc
+
+
+_ALONE_KEYWORDS = frozenset({"PRAGMA", "CREATE", "ALTER", "DROP"})
+
+
+@lru_cache(maxsize=1024)
+def _runs_alone(sql: str) -> bool:
+    return any(first_keyword(s) in _ALONE_KEYWORDS for s in split_statements(sql))
+
+
+def _has_deferred_keys(conn: sqlite3.Connection, state: DatabaseState) -> bool:
+    """Whether any table declares ``DEFERRABLE INITIALLY DEFERRED`` (read again after DDL)."""
+    version = int(conn.execute("PRAGMA schema_version" + INTERNAL).fetchone()[0])
+    if version != state.schema_version:
+        row = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table'"
+            " AND upper(sql) LIKE '%INITIALLY DEFERRED%' LIMIT 1" + INTERNAL
+        ).fetchone()
+        state.deferred_keys, state.schema_version = row is not None, version
+    return state.deferred_keys
 
 
 def _read_one(
@@ -326,8 +434,12 @@ def _rollback(conn: sqlite3.Connection, state: DatabaseState | None) -> None:
             conn.execute("ROLLBACK" + INTERNAL)
         except sqlite3.Error:
             pass
-    if state is None:
-        return
+    if state is not None:
+        _refresh_state(conn, state)
+
+
+def _refresh_state(conn: sqlite3.Connection, state: DatabaseState) -> None:
+    """Read ``last_row_id`` and the size again after a rollback."""
     try:
         state.last_row_id = int(conn.execute("SELECT last_insert_rowid()" + INTERNAL).fetchone()[0])
         state.size_after = read_size(conn.cursor())

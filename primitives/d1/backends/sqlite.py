@@ -11,6 +11,10 @@ the "database is locked" errors this avoids).
 
 Each writer call is one transaction; it commits before its awaitable completes, so a read
 issued after an awaited write always sees it (the sequential consistency D1 sessions promise).
+Writer calls that wait for the writer's thread together go to it as one *group*: one trip to the
+thread and one shared ``COMMIT``, each call inside its own savepoint so it still succeeds or fails
+alone (``run_write_group``). A thread hop and a commit cost far more than a small insert, so a
+burst of independent writes (a join storm's membership rows) costs a fraction of what it did.
 Bookmarks are ``<commit counter as 8-8-8 hex>-<database identity>``; the counter starts at the
 wall-clock time in microseconds when the backend is created and grows by one per committed
 change, so bookmarks sort in commit order, also after those of an earlier run of the same file.
@@ -18,13 +22,17 @@ change, so bookmarks sort in commit order, also after those of an earlier run of
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from ..._sqlite_thread import ConnectionThread
@@ -38,6 +46,7 @@ from ._engine import (
     open_connection,
     read_size,
     run_queries,
+    run_write_group,
 )
 
 __all__ = ["SQLiteD1Backend"]
@@ -51,6 +60,32 @@ DEFAULT_READERS = 2
 def _is_plain_read(sql: str) -> bool:
     statements = split_statements(sql)
     return len(statements) == 1 and first_keyword(statements[0]) in _READ_KEYWORDS
+
+
+@dataclass
+class _WriteGroup:
+    """Writer calls waiting for one job on the writer's thread; closed once that job starts."""
+
+    calls: list[tuple[Sequence[D1Query], asyncio.Future[list[D1StatementResult]]]] = field(
+        default_factory=list
+    )
+    started: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def join(
+        self, queries: Sequence[D1Query], future: asyncio.Future[list[D1StatementResult]]
+    ) -> bool:
+        with self.lock:
+            if self.started:
+                return False
+            self.calls.append((queries, future))
+            return True
+
+    def close(self) -> list[Sequence[D1Query]]:
+        """(On the thread) no more joiners; the calls to run."""
+        with self.lock:
+            self.started = True
+            return [queries for queries, _ in self.calls]
 
 
 def _open_error(exc: BaseException) -> str:
@@ -79,6 +114,7 @@ class SQLiteD1Backend:
         ]
         self._writer_ready = False
         self._closed = False
+        self._group: _WriteGroup | None = None  # writer calls waiting for the thread
 
     def __repr__(self) -> str:
         mode = " (read-only)" if self.read_only else ""
@@ -138,15 +174,39 @@ class SQLiteD1Backend:
                 if not exc.message.startswith("no such table: "):
                     raise
                 # TEMP tables live on the writer's connection only; D1 has one connection.
-        results = await self._writer.submit(
-            functools.partial(
-                run_queries, queries=queries, state=self._state, writer=True, begin=self._begin
-            )
-        )
+        results = await self._write(queries)
         self._writer_ready = True  # the file exists and is in WAL mode: readers may open it
         if any(r.changed_db for r in results):
             self._seq += 1
         return results
+
+    def _write(self, queries: Sequence[D1Query]) -> asyncio.Future[list[D1StatementResult]]:
+        """Run ``queries`` on the writer: with the calls already waiting for it, else in a new job."""
+        future: asyncio.Future[list[D1StatementResult]] = asyncio.get_running_loop().create_future()
+        group = self._group
+        if group is None or not group.join(queries, future):
+            group = self._group = _WriteGroup()
+            group.join(queries, future)
+            job = self._writer.submit(functools.partial(self._run_group, group))
+            job.add_done_callback(functools.partial(self._group_done, group))
+        return future
+
+    def _run_group(self, group: _WriteGroup, conn: sqlite3.Connection) -> list[Any]:
+        return run_write_group(conn, group.close(), state=self._state, begin=self._begin)
+
+    def _group_done(self, group: _WriteGroup, job: asyncio.Future[list[Any]]) -> None:
+        group.close()  # when the connection could not even be opened, nobody had closed it
+        if self._group is group:
+            self._group = None
+        error = job.exception() if not job.cancelled() else asyncio.CancelledError()
+        outcomes = job.result() if error is None else [(False, error)] * len(group.calls)
+        for (_, future), (ok, value) in zip(group.calls, outcomes, strict=True):
+            if future.done():
+                continue  # its caller gave up; the write itself has happened
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     async def dump(self) -> bytes:
         self._check_open()
