@@ -21,7 +21,7 @@ INSERT = "INSERT INTO items (owner, n) VALUES (?, ?)"
 def group_sizes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """The number of calls in each group the writer's thread runs."""
     sizes: list[int] = []
-    real = sqlite_backend.run_write_group
+    real = sqlite_backend.run_write_group  # type: ignore[attr-defined]
 
     def spy(conn: Any, calls: Any, **kwargs: Any) -> Any:
         sizes.append(len(calls))
@@ -138,7 +138,9 @@ async def test_a_commit_that_fails_reruns_each_call_alone(
 
     real_grouped = _engine._grouped
     monkeypatch.setattr(
-        _engine, "_grouped", lambda conn, *a, **k: real_grouped(RefusingCommit(conn), *a, **k)
+        _engine,
+        "_grouped",
+        lambda conn, *a, **k: real_grouped(RefusingCommit(conn), *a, **k),  # type: ignore[arg-type]
     )
     insert = items.prepare(INSERT)
     results = await together(items, *(insert.bind("ann", i).run() for i in range(3)))
