@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ COOKIE_NAME = "edgeroom_session"
 MEMBER_TTL_SECONDS = 7 * 24 * 3600
 GUEST_TTL_SECONDS = 24 * 3600
 _KEY_PREFIX = "session:"
+#: A token is 43 url-safe characters; anything else is refused before it reaches KV.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,128}")
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,7 @@ def token_from_request(request: Request) -> str | None:
         token = auth[7:].strip()
     else:
         token = cookie(request, COOKIE_NAME) or ""
-    # A token is 43 url-safe characters; refuse anything else before it reaches KV.
-    if not 20 <= len(token) <= 128 or not all(c.isalnum() or c in "-_" for c in token):
+    if _TOKEN_SHAPE.fullmatch(token) is None:
         return None
     return token
 

@@ -17,6 +17,9 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 
 HeadersInit = Union["Headers", Mapping[str, str], Iterable[tuple[str, str]], None]
+#: names already checked, with their lower-case form (bounded: names can come from clients)
+_CHECKED_NAMES: dict[str, str] = {}
+_CHECKED_NAMES_MAX = 512
 
 
 def _coerce(name: str, value: object) -> str:
@@ -47,11 +50,16 @@ class Headers:
 
     @staticmethod
     def _check(name: str, value: str | None = None) -> str:
-        if not isinstance(name, str) or not _TOKEN.match(name):
-            raise TypeError(f"Invalid header name: {name!r}")
+        key = _CHECKED_NAMES.get(name) if isinstance(name, str) else None
+        if key is None:
+            if not isinstance(name, str) or not _TOKEN.match(name):
+                raise TypeError(f"Invalid header name: {name!r}")
+            key = name.lower()
+            if len(_CHECKED_NAMES) < _CHECKED_NAMES_MAX:
+                _CHECKED_NAMES[name] = key
         if value is not None and (not isinstance(value, str) or _BAD_VALUE.search(value)):
             raise TypeError(f"Invalid header value for {name!r}: {value!r}")
-        return name.lower()
+        return key
 
     # -- Fetch API --------------------------------------------------------------------------
     def append(self, name: str, value: str | int | float) -> None:
@@ -67,8 +75,11 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         key = name.lower()
-        values = [v for k, v in self._items if k == key]
-        return ", ".join(values) if values else default
+        found: str | None = None
+        for k, v in self._items:
+            if k == key:
+                found = v if found is None else f"{found}, {v}"
+        return default if found is None else found
 
     def getAll(self, name: str) -> list[str]:
         key = name.lower()

@@ -58,9 +58,13 @@ class DurableObjectId:
 class IdFactory:
     """Makes and checks the ids of one namespace."""
 
+    #: names whose ids are remembered (deriving one costs two HMACs); past it, the memo restarts
+    MEMO_SIZE = 4096
+
     def __init__(self, unique_key: str) -> None:
         self.unique_key = unique_key
         self._key = hashlib.sha256(unique_key.encode("utf-8")).digest()
+        self._by_name: dict[str, str] = {}
 
     def _mac(self, base: bytes) -> bytes:
         return hmac.new(self._key, base, hashlib.sha256).digest()[:_BASE_BYTES]
@@ -68,8 +72,14 @@ class IdFactory:
     def from_name(self, name: str) -> DurableObjectId:
         if not isinstance(name, str):
             raise DurableObjectTypeError(f"idFromName() takes a string, not {type(name).__name__}")
-        base = hmac.new(self._key, name.encode("utf-8"), hashlib.sha256).digest()[:_BASE_BYTES]
-        return DurableObjectId(self, (base + self._mac(base)).hex(), name)
+        hex_id = self._by_name.get(name)
+        if hex_id is None:
+            base = hmac.new(self._key, name.encode("utf-8"), hashlib.sha256).digest()[:_BASE_BYTES]
+            hex_id = (base + self._mac(base)).hex()
+            if len(self._by_name) >= self.MEMO_SIZE:
+                self._by_name.clear()
+            self._by_name[name] = hex_id
+        return DurableObjectId(self, hex_id, name)
 
     def unique(self, jurisdiction: Any = None) -> DurableObjectId:
         if jurisdiction is not None:
@@ -89,5 +99,7 @@ class IdFactory:
         return DurableObjectId(self, raw.hex())
 
     def owns(self, id: DurableObjectId) -> bool:
+        if id._factory is self:
+            return True  # made here, so its MAC is ours
         raw = bytes.fromhex(id.toString())
         return hmac.compare_digest(self._mac(raw[:_BASE_BYTES]), raw[_BASE_BYTES:])

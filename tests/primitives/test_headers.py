@@ -65,3 +65,14 @@ def test_values_are_trimmed_and_copies_are_independent() -> None:
     copy.set("a", "w")
     assert headers.get("a") == "v"
     assert headers == {"A": "v"}
+
+
+def test_checked_names_are_remembered_up_to_a_bound() -> None:
+    from primitives import headers as module
+
+    for i in range(module._CHECKED_NAMES_MAX + 100):  # names can come from clients
+        Headers({f"x-name-{i}": "v"})
+    assert len(module._CHECKED_NAMES) <= module._CHECKED_NAMES_MAX
+    assert Headers({"X-Name-1": "v"}).get("x-name-1") == "v"
+    with pytest.raises(TypeError, match="Invalid header name"):
+        Headers({"bad name": "v"})

@@ -81,3 +81,16 @@ async def test_get_and_getByName_reach_the_same_object(make_ns: MakeNamespace) -
     stub = ns.getByName("room")
     assert stub.name == "room" and stub.id == ns.idFromName("room")
     assert await stub.who() == await ns.get(ns.idFromName("room")).who() == stub.id.toString()
+
+
+def test_remembered_names_give_the_same_ids_past_the_memo_size(
+    make_ns: MakeNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from primitives.durable_objects.ids import IdFactory
+
+    monkeypatch.setattr(IdFactory, "MEMO_SIZE", 4)
+    ns, fresh = make_ns(Thing), make_ns(Thing)
+    first = [ns.idFromName(f"room-{i}").toString() for i in range(10)]
+    again = [ns.idFromName(f"room-{i}").toString() for i in range(10)]
+    assert first == again == [fresh.idFromName(f"room-{i}").toString() for i in range(10)]
+    assert len(ns._ids._by_name) <= 4  # type: ignore[attr-defined]
