@@ -27,7 +27,7 @@ from . import scenarios
 from .orchestrator import LoadFailed
 from .results import append_jsonl, evaluate_targets, render_markdown
 from .scenarios import SCENARIOS, Record, Settings
-from .servers import EDGEROOM_VARS, ROOT, SERVERS, ServerFailed
+from .servers import EDGEROOM_VARS, OPTIONAL_SERVERS, ROOT, SERVERS, ServerFailed
 from .system import pinning, raise_open_files
 
 RESULTS = ROOT / "bench" / "results"
@@ -149,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--quick", action="store_true", help="small sizes, about 2 minutes (default)")
     mode.add_argument("--full", action="store_true", help="the issue 11 matrix (tens of minutes)")
     parser.add_argument(
-        "--servers", default=",".join(SERVERS), type=lambda t: _names(t, SERVERS, "server")
+        "--servers",
+        default=",".join(SERVERS),
+        type=lambda t: _names(t, SERVERS + OPTIONAL_SERVERS, "server"),
+        help=f"default {','.join(SERVERS)}; also {','.join(OPTIONAL_SERVERS)} (uvicorn's own cost)",
     )
     parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), type=lambda t: _names(t, SCENARIOS, "scenario")

@@ -24,6 +24,7 @@ __all__ = [
     "Kind",
     "RawAdapter",
     "SocketioAdapter",
+    "UvicornAdapter",
 ]
 
 
@@ -173,6 +174,12 @@ class RawAdapter(Adapter):
         return RawConversation()
 
 
+class UvicornAdapter(RawAdapter):
+    """The raw peer's protocol, served by a bare ASGI app on uvicorn (peers/bare_asgi.py)."""
+
+    name = "uvicorn"
+
+
 # -- the python-socketio peer (peers/sio.py): Engine.IO 4 / Socket.IO 5 over a WebSocket ----------
 
 
@@ -214,5 +221,5 @@ class SocketioAdapter(Adapter):
 
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    cls.name: cls for cls in (EdgeroomAdapter, RawAdapter, SocketioAdapter)
+    cls.name: cls for cls in (EdgeroomAdapter, RawAdapter, SocketioAdapter, UvicornAdapter)
 }

@@ -15,7 +15,12 @@ import matplotlib.pyplot as plt
 __all__ = ["plot_all"]
 
 Record = dict[str, Any]
-COLORS = {"edgeroom": "tab:blue", "raw": "tab:green", "socketio": "tab:orange"}
+COLORS = {
+    "edgeroom": "tab:blue",
+    "raw": "tab:green",
+    "socketio": "tab:orange",
+    "uvicorn": "tab:gray",
+}
 
 
 def _latency_plot(records: Sequence[Record], scenario: str, path: Path) -> bool:

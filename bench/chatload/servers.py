@@ -29,6 +29,7 @@ from .system import Pinning, cpu_seconds, rss_kib
 __all__ = [
     "EDGEROOM_VARS",
     "ROOT",
+    "OPTIONAL_SERVERS",
     "SERVERS",
     "ServerFailed",
     "ServerProcess",
@@ -40,6 +41,8 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 SERVERS = ("edgeroom", "raw", "socketio")
+#: Run only when asked for (``--servers``): the bare ASGI app on uvicorn (uvicorn's own cost).
+OPTIONAL_SERVERS = ("uvicorn",)
 #: What the harness sets for edgeroom, and says so in its output.
 EDGEROOM_VARS = {
     "RATE_LIMIT_CONNECTION": "off",
@@ -146,6 +149,16 @@ def _command(name: str, port: int, data_dir: Path) -> list[str]:
             "--port",
             str(port),
         ]
+    if name == "uvicorn":
+        return [
+            sys.executable,
+            "-m",
+            "bench.chatload.peers.bare_asgi",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ]
     if name == "socketio":
         return [
             sys.executable,
@@ -156,7 +169,8 @@ def _command(name: str, port: int, data_dir: Path) -> list[str]:
             "--port",
             str(port),
         ]
-    raise ValueError(f"unknown server {name!r} (expected one of {', '.join(SERVERS)})")
+    known = ", ".join(SERVERS + OPTIONAL_SERVERS)
+    raise ValueError(f"unknown server {name!r} (expected one of {known})")
 
 
 def _migrate(data_dir: Path, log_path: Path) -> None:

@@ -26,7 +26,7 @@ def _settings(seconds: float = 30.0) -> Settings:
     )
 
 
-@pytest.mark.parametrize("server", ["raw", "edgeroom", "socketio"])
+@pytest.mark.parametrize("server", ["raw", "edgeroom", "socketio", "uvicorn"])
 def test_fanout_smoke_delivers_everything_once(server: str) -> None:
     (record,) = scenarios.fanout(
         server,

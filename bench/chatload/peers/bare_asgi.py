@@ -1,0 +1,72 @@
+"""The raw peer's protocol as a bare ASGI app on uvicorn: what uvicorn itself costs.
+
+edgeroom's container runtime is an ASGI app on uvicorn (uvloop, websockets' sans-I/O protocol,
+no permessage-deflate, pings every 20 s); this peer runs on the same server with the same
+settings and does nothing else: a client connects to ``ws://host:port/<room>``, is sent
+``welcome``, and every text frame it sends goes to everyone in the room. Its join and fan-out
+figures are the floor any ASGI app on uvicorn starts from. Not in the default server list:
+``python -m bench.chatload --servers edgeroom,raw,uvicorn``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import uvicorn
+
+__all__ = ["app", "main"]
+
+Send = Any
+ROOMS: dict[str, set[Send]] = {}
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    if scope["type"] != "websocket":
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    members = ROOMS.setdefault(scope["path"], set())
+    members.add(send)
+    try:
+        await send({"type": "websocket.send", "text": "welcome"})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is not None:
+                for member in list(members):
+                    await member({"type": "websocket.send", "text": text})
+    finally:
+        members.discard(send)
+        if not members:
+            ROOMS.pop(scope["path"], None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        ws_per_message_deflate=False,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
