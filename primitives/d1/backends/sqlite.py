@@ -14,7 +14,7 @@ issued after an awaited write always sees it (the sequential consistency D1 sess
 Writer calls that wait for the writer's thread together go to it as one *group*: one trip to the
 thread and one shared ``COMMIT``, each call inside its own savepoint so it still succeeds or fails
 alone (``run_write_group``). A thread hop and a commit cost far more than a small insert, so a
-burst of independent writes (a join storm's membership rows) costs a fraction of what it did.
+burst of concurrent independent writes costs a fraction of what it did.
 Bookmarks are ``<commit counter as 8-8-8 hex>-<database identity>``; the counter starts at the
 wall-clock time in microseconds when the backend is created and grows by one per committed
 change, so bookmarks sort in commit order, also after those of an earlier run of the same file.
