@@ -10,11 +10,10 @@ figures are the floor any ASGI app on uvicorn starts from. Not in the default se
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
-import uvicorn
+from ._uvicorn import run_asgi_peer
 
 __all__ = ["app", "main"]
 
@@ -51,21 +50,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Send) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        ws_per_message_deflate=False,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-    )
-    return 0
+    description = __doc__.splitlines()[0] if __doc__ else ""
+    return run_asgi_peer(app, argv, description, ws_ping_interval=20.0, ws_ping_timeout=20.0)
 
 
 if __name__ == "__main__":

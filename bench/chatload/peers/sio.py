@@ -7,12 +7,12 @@ Run by the harness as ``python -m bench.chatload.peers.sio --port P``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 import socketio
-import uvicorn
+
+from ._uvicorn import run_asgi_peer
 
 __all__ = ["build_app", "main"]
 
@@ -41,21 +41,8 @@ def build_app() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
-    uvicorn.run(
-        build_app(),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        ws_per_message_deflate=False,
-        backlog=4096,
-        timeout_graceful_shutdown=2,
-    )
-    return 0
+    description = __doc__.splitlines()[0] if __doc__ else ""
+    return run_asgi_peer(build_app(), argv, description, backlog=4096, timeout_graceful_shutdown=2)
 
 
 if __name__ == "__main__":

@@ -6,20 +6,25 @@ import asyncio
 
 from app.rooms.limits import MAX_REFUSALS
 from primitives.env import Env
-from tests.app.chat.conftest import sign_up
+from tests.app.chat.conftest import Socket, sign_up
 from tests.app.chat.test_rooms import PRESENCE_BATCH_S, drain_outbox
 
 
-async def test_a_batching_sender_gets_its_ack_and_its_message_as_one_batch(chat_env: Env) -> None:
-    ann, bob = await sign_up(chat_env, "ann"), await sign_up(chat_env, "bob")
+async def batching_ann_and_plain_bob(env: Env) -> tuple[Socket, Socket]:
+    """Two joined sockets, ann's with ``hello.batch``, with everything so far received and cleared."""
+    ann, bob = await sign_up(env, "ann"), await sign_up(env, "bob")
     a, b = await ann.connect("lobby"), await bob.connect("lobby")
     await a.hello(batch=True)
     await b.hello()
-    chat_env.clock.advance(PRESENCE_BATCH_S)
-    await a.quiet()
-    await b.quiet()
-    a.messages.clear()
-    b.messages.clear()
+    env.clock.advance(PRESENCE_BATCH_S)
+    for socket in (a, b):
+        await socket.quiet()
+        socket.messages.clear()
+    return a, b
+
+
+async def test_a_batching_sender_gets_its_ack_and_its_message_as_one_batch(chat_env: Env) -> None:
+    a, b = await batching_ann_and_plain_bob(chat_env)
     a.send(type="chat.send", nonce="m1", text="hello")
     ack, message = await a.recv(), await a.recv()
     assert (ack["type"], ack["nonce"], ack["seq"]) == ("chat.ack", "m1", 1)
@@ -30,13 +35,7 @@ async def test_a_batching_sender_gets_its_ack_and_its_message_as_one_batch(chat_
 
 
 async def test_a_lone_frame_is_not_wrapped(chat_env: Env) -> None:
-    ann, bob = await sign_up(chat_env, "ann"), await sign_up(chat_env, "bob")
-    a, b = await ann.connect("lobby"), await bob.connect("lobby")
-    await a.hello(batch=True)
-    await b.hello()
-    chat_env.clock.advance(PRESENCE_BATCH_S)
-    await a.quiet()
-    a.messages.clear()
+    a, b = await batching_ann_and_plain_bob(chat_env)
     b.send(type="chat.send", nonce="b1", text="hi ann")
     message = await a.recv("chat.message")
     assert a.messages == [message]
