@@ -22,7 +22,8 @@ from typing import Any
 
 __all__ = ["MAX_BATCH_CHARS", "FrameBatcher", "batch_messages"]
 
-#: A batch grows to at most this many characters; a larger frame goes out on its own.
+#: A batch grows to at most this many characters (up to four times as many UTF-8 bytes); a larger
+#: frame goes out on its own.
 MAX_BATCH_CHARS = 64 * 1024
 _OPEN = '{"type":"batch","frames":['
 _CLOSE = "]}"

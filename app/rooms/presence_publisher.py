@@ -12,7 +12,8 @@ What a publication says depends on the room's size as published:
   :data:`LARGE_ROOM_INTERVAL_MS`, and an empty roster in each ``welcome``. Otherwise a storm
   of N arrivals costs N^2 roster entries (every arrival is news to every member, and every
   welcome lists everyone);
-* shrinking back to the limit, one ``presence.roster`` gives every member the whole roster again.
+* shrinking back to 90% of the limit, one ``presence.roster`` gives every member the whole roster
+  again (the margin keeps a room that hovers around the limit from sending it every second).
 """
 
 from __future__ import annotations
@@ -49,16 +50,19 @@ class PresencePublisher:
         self._published_at: int | None = None
         self._timer: asyncio.Future[None] | None = None
         self._told_count: int | None = None  # the count last sent while the room was large
+        self._large = False
 
     @property
     def large(self) -> bool:
         """Whether members were last told a count rather than names."""
-        return self.presence.published_count > ROSTER_LIMIT
+        return self._large
 
     def restored(self) -> None:
         """After a wake: the members' clients already know what the connected sockets say."""
         self.presence.publish()
-        self._told_count = self.presence.published_count if self.large else None
+        count = self.presence.published_count
+        self._large = count > ROSTER_LIMIT
+        self._told_count = count if self._large else None
 
     def welcome_fields(self) -> dict[str, Any]:
         """``roster`` and ``online`` for a welcome: as last published (frames that follow agree)."""
@@ -87,10 +91,11 @@ class PresencePublisher:
 
     def _publish(self, now: int) -> None:
         self._published_at = now
-        was_large = self.large
+        was_large = self._large
         diff = self.presence.publish()
         count = self.presence.published_count
-        if self.large:
+        self._large = count > (ROSTER_LIMIT * 9 // 10 if was_large else ROSTER_LIMIT)
+        if self._large:
             if count != self._told_count:
                 self._told_count = count
                 self._broadcast(encode("presence.count", online=count))

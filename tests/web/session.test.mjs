@@ -56,6 +56,8 @@ test("a batch is taken frame by frame, in order", () => {
   assert.deepEqual(session.pendingMessages(), []);
   assert.deepEqual([...session.stream.messages.keys()], [1, 2, 3, 4]);
   session.onFrame({ type: "batch", frames: "not a list" }); // ignored, as any malformed frame
+  session.onFrame({ type: "batch", frames: [null, 3, "x", { type: "batch", frames: [msg(9)] }, msg(5)] });
+  assert.deepEqual([...session.stream.messages.keys()], [1, 2, 3, 4, 5]); // junk and nesting skipped
 });
 
 test("session queues while disconnected and resends with the same nonce after reconnect", () => {

@@ -64,8 +64,10 @@ export class RoomSession {
 
   onFrame(frame) {
     switch (frame.type) {
-      case "batch": // the frames of one server tick, in order
-        for (const inner of Array.isArray(frame.frames) ? frame.frames : []) this.onFrame(inner);
+      case "batch": // the frames of one server tick, in order (never nested)
+        for (const inner of Array.isArray(frame.frames) ? frame.frames : []) {
+          if (inner && typeof inner === "object" && inner.type !== "batch") this.onFrame(inner);
+        }
         return undefined;
       case "welcome":
         return this._welcome(frame);

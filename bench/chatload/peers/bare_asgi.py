@@ -42,7 +42,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Send) -> None:
             text = message.get("text")
             if text is not None:
                 for member in list(members):
-                    await member({"type": "websocket.send", "text": text})
+                    try:
+                        await member({"type": "websocket.send", "text": text})
+                    except Exception:  # that member is gone; the others still get it
+                        members.discard(member)
     finally:
         members.discard(send)
         if not members:

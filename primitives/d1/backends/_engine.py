@@ -19,6 +19,7 @@ How ``meta`` is computed (Python's ``sqlite3`` has no per-statement row counters
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -377,15 +378,25 @@ def _runs_alone(sql: str) -> bool:
     return any(first_keyword(s) in _ALONE_KEYWORDS for s in split_statements(sql))
 
 
+#: ``INITIALLY DEFERRED`` however it is spaced or commented; a false match only costs speed.
+_DEFERRED = re.compile(r"\bDEFERRED\b", re.IGNORECASE)
+
+
 def _has_deferred_keys(conn: sqlite3.Connection, state: DatabaseState) -> bool:
-    """Whether any table declares ``DEFERRABLE INITIALLY DEFERRED`` (read again after DDL)."""
-    version = int(conn.execute("PRAGMA schema_version" + INTERNAL).fetchone()[0])
-    if version != state.schema_version:
-        row = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-            " AND upper(sql) LIKE '%INITIALLY DEFERRED%' LIMIT 1" + INTERNAL
-        ).fetchone()
-        state.deferred_keys, state.schema_version = row is not None, version
+    """Whether a table may declare keys checked only at COMMIT (read again after DDL).
+
+    Any error reading the schema answers yes: the calls then simply run one transaction each.
+    """
+    try:
+        version = int(conn.execute("PRAGMA schema_version" + INTERNAL).fetchone()[0])
+        if version != state.schema_version:
+            tables = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table'" + INTERNAL
+            ).fetchall()
+            state.deferred_keys = any(_DEFERRED.search(sql or "") for (sql,) in tables)
+            state.schema_version = version
+    except sqlite3.Error:
+        return True
     return state.deferred_keys
 
 

@@ -23,6 +23,7 @@ change, so bookmarks sort in commit order, also after those of an earlier run of
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import re
 import sqlite3
@@ -62,6 +63,10 @@ def _is_plain_read(sql: str) -> bool:
     return len(statements) == 1 and first_keyword(statements[0]) in _READ_KEYWORDS
 
 
+#: Calls in one group at most: a longer burst is split, so no caller waits behind too many others.
+MAX_GROUP_CALLS = 256
+
+
 @dataclass
 class _WriteGroup:
     """Writer calls waiting for one job on the writer's thread; closed once that job starts."""
@@ -76,7 +81,7 @@ class _WriteGroup:
         self, queries: Sequence[D1Query], future: asyncio.Future[list[D1StatementResult]]
     ) -> bool:
         with self.lock:
-            if self.started:
+            if self.started or len(self.calls) >= MAX_GROUP_CALLS:
                 return False
             self.calls.append((queries, future))
             return True
@@ -86,6 +91,13 @@ class _WriteGroup:
         with self.lock:
             self.started = True
             return [queries for queries, _ in self.calls]
+
+
+def _copy_error(error: BaseException) -> BaseException:
+    """A copy of ``error`` (with its cause), so callers that share a failure do not share tracebacks."""
+    duplicate = copy.copy(error)
+    duplicate.__cause__ = error.__cause__
+    return duplicate
 
 
 def _open_error(exc: BaseException) -> str:
@@ -184,11 +196,16 @@ class SQLiteD1Backend:
         """Run ``queries`` on the writer: with the calls already waiting for it, else in a new job."""
         future: asyncio.Future[list[D1StatementResult]] = asyncio.get_running_loop().create_future()
         group = self._group
-        if group is None or not group.join(queries, future):
-            group = self._group = _WriteGroup()
-            group.join(queries, future)
+        if group is not None and group.join(queries, future):
+            return future
+        group = _WriteGroup()
+        group.join(queries, future)
+        try:
             job = self._writer.submit(functools.partial(self._run_group, group))
-            job.add_done_callback(functools.partial(self._group_done, group))
+        except RuntimeError as exc:  # the writer was stopped by aclose(): no group is left behind
+            raise D1QueryError("database is closed") from exc
+        self._group = group
+        job.add_done_callback(functools.partial(self._group_done, group))
         return future
 
     def _run_group(self, group: _WriteGroup, conn: sqlite3.Connection) -> list[Any]:
@@ -199,7 +216,11 @@ class SQLiteD1Backend:
         if self._group is group:
             self._group = None
         error = job.exception() if not job.cancelled() else asyncio.CancelledError()
-        outcomes = job.result() if error is None else [(False, error)] * len(group.calls)
+        outcomes = (
+            job.result()
+            if error is None
+            else [(False, _copy_error(error)) for _ in group.calls]  # one per caller
+        )
         for (_, future), (ok, value) in zip(group.calls, outcomes, strict=True):
             if future.done():
                 continue  # its caller gave up; the write itself has happened

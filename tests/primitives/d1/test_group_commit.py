@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from primitives.d1 import D1Database, D1Error
+from primitives.d1.backend import D1Query, D1QueryError
 from primitives.d1.backends import sqlite as sqlite_backend
 
 SCHEMA = "CREATE TABLE items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, n INTEGER NOT NULL)"
@@ -80,7 +81,7 @@ async def test_a_failing_call_fails_alone_and_a_batch_stays_atomic(
     assert results[0].success and results[3].success
     rows = await items.prepare("SELECT owner FROM items ORDER BY id").raw()
     assert rows == [["ann"], ["dan"]]
-    assert results[3].meta.last_row_id == 2  # the rolled-back rows left no trace in its meta
+    assert results[3].meta.last_row_id == 2  # rowids as if the failed calls had never run
 
 
 async def test_with_keys_checked_at_commit_each_call_is_its_own_transaction(
@@ -88,15 +89,16 @@ async def test_with_keys_checked_at_commit_each_call_is_its_own_transaction(
 ) -> None:
     """Grouped, the second call would satisfy the first's deferred key; alone it cannot."""
     await db.exec("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
-    await db.exec(
+    await db.prepare(  # exec() would take the line break for the end of a statement
         "CREATE TABLE child (id INTEGER PRIMARY KEY,"
-        " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
-    )
+        " parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY\n    DEFERRED)"
+    ).run()
     results = await together(
         db,
         db.prepare("INSERT INTO child (id, parent) VALUES (1, 7)").run(),
         db.prepare("INSERT INTO parent (id) VALUES (7)").run(),
     )
+    assert group_sizes[-1] == 2  # offered together, then run one transaction each
     assert isinstance(results[0], D1Error) and "FOREIGN KEY" in str(results[0])
     assert results[1].success
     assert await db.prepare("SELECT COUNT(*) AS n FROM child").first("n") == 0
@@ -113,6 +115,7 @@ async def test_a_pragma_keeps_its_effect_to_its_own_call(
         db.prepare("INSERT INTO child (id, parent) VALUES (1, 7)").run(),  # checked at once
         db.prepare("INSERT INTO parent (id) VALUES (7)").run(),
     )
+    assert group_sizes[-1] == 3
     assert results[0].success and results[2].success
     assert isinstance(results[1], D1Error) and "FOREIGN KEY" in str(results[1])
 
@@ -144,6 +147,27 @@ async def test_a_commit_that_fails_reruns_each_call_alone(
     )
     insert = items.prepare(INSERT)
     results = await together(items, *(insert.bind("ann", i).run() for i in range(3)))
-    assert group_sizes == [3]
+    assert group_sizes[-1] == 3
     assert [r.meta.last_row_id for r in results] == [1, 2, 3]
     assert await count(items) == 3  # the group was rolled back; each call then ran alone
+
+
+async def test_a_long_burst_is_split_into_groups_of_at_most_256(
+    items: D1Database, group_sizes: list[int]
+) -> None:
+    insert = items.prepare(INSERT)
+    results = await together(items, *(insert.bind("ann", i).run() for i in range(300)))
+    assert group_sizes == [256, 44]
+    assert [r.meta.last_row_id for r in results] == list(range(1, 301))
+
+
+async def test_a_write_after_the_writer_stopped_fails_and_leaves_nothing_behind(
+    items: D1Database,
+) -> None:
+    backend = items._backend  # type: ignore[attr-defined]
+    assert isinstance(backend, sqlite_backend.SQLiteD1Backend)
+    await backend._writer.stop()
+    query = D1Query(INSERT, ("ann", 1))
+    for _ in range(2):  # the second must fail the same way, not wait for a group never sent
+        with pytest.raises(D1QueryError, match="database is closed"):
+            await asyncio.wait_for(backend._write([query]), 1)
