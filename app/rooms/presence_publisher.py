@@ -49,7 +49,6 @@ class PresencePublisher:
         self._sleep_ms = sleep_ms
         self._published_at: int | None = None
         self._timer: asyncio.Future[None] | None = None
-        self._told_count: int | None = None  # the count last sent while the room was large
         self._large = False
 
     @property
@@ -60,9 +59,7 @@ class PresencePublisher:
     def restored(self) -> None:
         """After a wake: the members' clients already know what the connected sockets say."""
         self.presence.publish()
-        count = self.presence.published_count
-        self._large = count > ROSTER_LIMIT
-        self._told_count = count if self._large else None
+        self._large = self.presence.published_count > ROSTER_LIMIT
 
     def welcome_fields(self) -> dict[str, Any]:
         """``roster`` and ``online`` for a welcome: as last published (frames that follow agree)."""
@@ -91,16 +88,14 @@ class PresencePublisher:
 
     def _publish(self, now: int) -> None:
         self._published_at = now
-        was_large = self._large
+        was_large, told = self._large, self.presence.published_count
         diff = self.presence.publish()
         count = self.presence.published_count
         self._large = count > (ROSTER_LIMIT * 9 // 10 if was_large else ROSTER_LIMIT)
         if self._large:
-            if count != self._told_count:
-                self._told_count = count
+            if not was_large or count != told:  # a large room was last told its published count
                 self._broadcast(encode("presence.count", online=count))
             return
-        self._told_count = None
         if was_large:
             roster = self.presence.published_roster()
             self._broadcast(encode("presence.roster", roster=roster, online=count))

@@ -275,18 +275,15 @@ def run_queries(
         if writer and begin is not None:
             cur.execute("COMMIT" + INTERNAL)
     except D1QueryError:
-        if begin is not None:
-            _rollback(conn, state if writer else None)
+        _abort(conn, state, writer=writer, owned=begin is not None)
         raise
     except sqlite3.Error as exc:
-        if begin is not None:
-            _rollback(conn, state if writer else None)
+        _abort(conn, state, writer=writer, owned=begin is not None)
         if not writer and getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
             raise NeedsWriterError from exc
         raise D1QueryError(describe_sqlite_error(exc, _regulator(conn)), index) from exc
     except Exception as exc:  # e.g. text that cannot be encoded: never leave the transaction open
-        if begin is not None:
-            _rollback(conn, state if writer else None)
+        _abort(conn, state, writer=writer, owned=begin is not None)
         raise D1QueryError(describe_sqlite_error(exc), index) from exc
     finally:
         cur.close()
@@ -437,6 +434,12 @@ def _read_one(
         rows_read=len(rows),
         rows_written=0,
     )
+
+
+def _abort(conn: sqlite3.Connection, state: DatabaseState, *, writer: bool, owned: bool) -> None:
+    """After a failed query: roll back the transaction this call began (not the caller's)."""
+    if owned:
+        _rollback(conn, state if writer else None)
 
 
 def _rollback(conn: sqlite3.Connection, state: DatabaseState | None) -> None:
