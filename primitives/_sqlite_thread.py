@@ -32,19 +32,23 @@ class ConnectionThread:
         self._stopped = False
         #: calls queued or running (read and written on the event loop's thread only)
         self.in_flight = 0
+        #: the connection once the thread has opened it; while ``in_flight`` is 0 the thread is
+        #: not using it, so the loop may (``primitives.d1.backends._inline``)
+        self.connection: sqlite3.Connection | None = None
 
     def _main(self) -> None:
         conn: sqlite3.Connection | None = None
         while True:
             loop, future, fn = self._queue.get()
             if fn is _STOP:
+                self.connection = None
                 if conn is not None:
                     conn.close()
                 loop.call_soon_threadsafe(self._resolve, future, True, None)
                 return
             try:
                 if conn is None:
-                    conn = self._opener()
+                    conn = self.connection = self._opener()
                 result, ok = fn(conn), True
             except BaseException as exc:  # handed to the awaiting task, never lost
                 result, ok = exc, False

@@ -41,6 +41,7 @@ from ..limits import (
 )
 
 __all__ = [
+    "BUSY_TIMEOUT_MS",
     "DatabaseState",
     "NeedsWriterError",
     "describe_sqlite_error",
@@ -49,6 +50,7 @@ __all__ = [
     "read_size",
     "run_queries",
     "run_write_group",
+    "runs_alone",
 ]
 
 NO_STATEMENTS = "No SQL statements detected."
@@ -68,6 +70,9 @@ _LIMITS = (
     (sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, MAX_COMPOUND_SELECT_TERMS),
 )
 
+
+#: How long a connection waits for a lock another process holds before SQLITE_BUSY.
+BUSY_TIMEOUT_MS = 10_000
 
 _PAGE_SIZE_CHANGERS = frozenset({"PRAGMA", "VACUUM"})
 
@@ -154,7 +159,7 @@ def open_connection(target: str, *, uri: bool, reader: bool, wal: bool) -> sqlit
     try:
         for category, limit in _LIMITS:
             conn.setlimit(category, limit)
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")  # D1 enforces foreign keys
         if wal and not reader:
             try:
@@ -314,7 +319,7 @@ def run_write_group(
     """
     if (
         len(calls) > 1
-        and not any(_runs_alone(query.sql) for call in calls for query in call)
+        and not any(runs_alone(query.sql) for call in calls for query in call)
         and not _has_deferred_keys(conn, state)
     ):
         try:
@@ -371,7 +376,8 @@ _ALONE_KEYWORDS = frozenset({"PRAGMA", "CREATE", "ALTER", "DROP"})
 
 
 @lru_cache(maxsize=1024)
-def _runs_alone(sql: str) -> bool:
+def runs_alone(sql: str) -> bool:
+    """Whether ``sql`` has a PRAGMA or a schema change: never grouped, never run inline."""
     return any(first_keyword(s) in _ALONE_KEYWORDS for s in split_statements(sql))
 
 

@@ -9,6 +9,10 @@ is rejected by ``query_only`` before it changes anything and is re-run on the wr
 shared across connections without SQLite's shared-cache mode, whose table locks are exactly
 the "database is locked" errors this avoids).
 
+While the writer's thread is idle, a short call skips the trip to it and runs on the writer's
+connection from the event loop, under a budget of VM steps and without waiting for locks; a call
+that would take longer or wait goes to the thread as before (``_inline.InlineRunner``).
+
 Each writer call is one transaction; it commits before its awaitable completes, so a read
 issued after an awaited write always sees it (the sequential consistency D1 sessions promise).
 Writer calls that wait for the writer's thread together go to it as one *group*: one trip to the
@@ -49,6 +53,7 @@ from ._engine import (
     run_queries,
     run_write_group,
 )
+from ._inline import InlineRunner
 
 __all__ = ["SQLiteD1Backend"]
 
@@ -127,6 +132,8 @@ class SQLiteD1Backend:
         self._writer_ready = False
         self._closed = False
         self._group: _WriteGroup | None = None  # writer calls waiting for the thread
+        #: short calls run on the writer's connection from the loop while its thread is idle
+        self._inline = InlineRunner(self._writer, self._state, self._begin)
 
     def __repr__(self) -> str:
         mode = " (read-only)" if self.read_only else ""
@@ -169,25 +176,31 @@ class SQLiteD1Backend:
 
     async def run(self, queries: Sequence[D1Query]) -> list[D1StatementResult]:
         self._check_open()
-        if (
-            self._readers
-            and self._writer_ready
-            and len(queries) == 1
-            and _is_plain_read(queries[0].sql)
-        ):
-            reader = self._pick_reader()
-            try:
-                return await reader.submit(
-                    functools.partial(run_queries, queries=queries, state=self._state, writer=False)
-                )
-            except NeedsWriterError:
-                pass  # it writes after all: run it where writes run
-            except D1QueryError as exc:
-                if not exc.message.startswith("no such table: "):
-                    raise
-                # TEMP tables live on the writer's connection only; D1 has one connection.
-        results = await self._write(queries)
-        self._writer_ready = True  # the file exists and is in WAL mode: readers may open it
+        plain_read = len(queries) == 1 and _is_plain_read(queries[0].sql)
+        results = (
+            None if self._group is not None else self._inline.run(queries, plain_read=plain_read)
+        )
+        if results is not None:
+            # Awaiting D1 lets other tasks run, as any I/O does (a loop that polls D1 while a
+            # batch it started is pending must see the batch proceed): one turn of the loop.
+            await asyncio.sleep(0)
+        else:
+            if self._readers and self._writer_ready and plain_read:
+                reader = self._pick_reader()
+                try:
+                    return await reader.submit(
+                        functools.partial(
+                            run_queries, queries=queries, state=self._state, writer=False
+                        )
+                    )
+                except NeedsWriterError:
+                    pass  # it writes after all: run it where writes run
+                except D1QueryError as exc:
+                    if not exc.message.startswith("no such table: "):
+                        raise
+                    # TEMP tables live on the writer's connection only; D1 has one connection.
+            results = await self._write(queries)
+            self._writer_ready = True  # the file exists and is in WAL mode: readers may open it
         if any(r.changed_db for r in results):
             self._seq += 1
         return results
@@ -209,6 +222,7 @@ class SQLiteD1Backend:
         return future
 
     def _run_group(self, group: _WriteGroup, conn: sqlite3.Connection) -> list[Any]:
+        self._inline.thread_settings(conn)
         return run_write_group(conn, group.close(), state=self._state, begin=self._begin)
 
     def _group_done(self, group: _WriteGroup, job: asyncio.Future[list[Any]]) -> None:
