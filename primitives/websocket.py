@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import inspect
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -140,11 +140,13 @@ class WebSocket:
         self._closed_incoming = False
         self._aborted = False
         self._error: BaseException | None = None
-        self._listeners: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
-        self._pending: deque[Event] = deque()
+        # The containers below are made when first needed: a room holds thousands of sockets,
+        # and most never get a listener, an early event or a task (an empty deque is 760 bytes).
+        self._listeners: dict[str, list[Callable[[Any], Any]]] | None = None
+        self._pending: deque[Event] | None = None
         self._receiver: Receiver | None = None
         self._attachment: bytes | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Any]] | None = None
         self.url: str | None = None
         self.protocol: str | None = None
         self.extensions: str | None = None
@@ -279,6 +281,8 @@ class WebSocket:
         if self._state is WebSocketState.AWAITING_ACCEPT or (
             self._state is WebSocketState.RELEASED and self._receiver is None
         ):
+            if self._pending is None:
+                self._pending = deque()
             self._pending.append(event)
             return None
         return self._deliver(event)
@@ -290,22 +294,28 @@ class WebSocket:
         return None
 
     def _flush_pending(self) -> None:
+        if self._pending is None:
+            return
         while self._pending:
             result = self._deliver(self._pending.popleft())
             if inspect.isawaitable(result):
                 self._keep(asyncio.ensure_future(result))
+        self._pending = None
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, ErrorEvent):
             self._error = (
                 event.error if isinstance(event.error, BaseException) else RuntimeError(event.error)
             )
-        for listener in list(self._listeners[event.type]):
+        listeners = self._listeners.get(event.type) if self._listeners is not None else None
+        for listener in list(listeners or ()):
             result = listener(event)
             if inspect.isawaitable(result):
                 self._keep(asyncio.ensure_future(result))
 
     def _keep(self, task: asyncio.Future[Any]) -> None:
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)  # type: ignore[arg-type]
         task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
 
@@ -313,11 +323,14 @@ class WebSocket:
         """Listen for ``"message"``, ``"close"`` or ``"error"`` events on an accepted end."""
         if type not in ("message", "close", "error", "open"):
             raise ValueError(f"unknown WebSocket event type {type!r}")
-        self._listeners[type].append(listener)
+        if self._listeners is None:
+            self._listeners = {}
+        self._listeners.setdefault(type, []).append(listener)
 
     def removeEventListener(self, type: str, listener: Callable[[Any], Any]) -> None:
-        if listener in self._listeners[type]:
-            self._listeners[type].remove(listener)
+        listeners = self._listeners.get(type) if self._listeners is not None else None
+        if listeners is not None and listener in listeners:
+            listeners.remove(listener)
 
     # -- transport side (used by the server adapter on the end it holds) -----------------------------
     def _inject(self, event: Event) -> Awaitable[None] | None:

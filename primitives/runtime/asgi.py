@@ -30,6 +30,7 @@ from ..env import Env
 from ..errors import BodyTooLarge
 from ..http import Request, Response
 from ..streams import ReadableStream
+from ..websocket import WebSocket
 from .bridge import CLOSE_GOING_AWAY, SocketBridge
 from .scheduler import CronScheduler
 
@@ -153,7 +154,7 @@ class EdgeroomApp:
             bridge.close(code, reason)
         if bridges:
             await asyncio.wait(
-                [asyncio.ensure_future(b.done.wait()) for b in bridges],
+                [asyncio.ensure_future(b.wait_done()) for b in bridges],
                 timeout=self.shutdown_timeout,
             )
 
@@ -395,18 +396,38 @@ class EdgeroomApp:
     # -- WebSocket ----------------------------------------------------------------------------------
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
+        client = await self._upgrade(scope, receive, send, request_id)
+        if client is None:
+            return
+        bridge = SocketBridge(
+            client, receive, send, request_id=request_id, outbound_limit=self.ws_outbound_limit
+        )
+        self._bridges.add(bridge)
+        try:
+            await bridge.run()
+        finally:
+            self._bridges.discard(bridge)
+
+    async def _upgrade(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str
+    ) -> WebSocket | None:
+        """Ask the Worker; accept with its headers and return its client end, or reject.
+
+        A function of its own so that the request and response are freed once the socket is
+        open, instead of living as long as the connection in the frame that bridges it.
+        """
         first = await receive()
         if first["type"] != "websocket.connect":
-            return
+            return None
         if self._closing:
             await send({"type": "websocket.close", "code": CLOSE_GOING_AWAY})
-            return
+            return None
         request = self._build_request(scope, None)
         response = await self._call_fetch(request, request_id)
         client = response.webSocket
         if response.status != 101 or client is None:
             await self._reject_upgrade(scope, send, response, request_id)
-            return
+            return None
         accept: Message = {
             "type": "websocket.accept",
             "headers": [
@@ -420,14 +441,7 @@ class EdgeroomApp:
         if protocol:
             accept["subprotocol"] = protocol
         await send(accept)
-        bridge = SocketBridge(
-            client, receive, send, request_id=request_id, outbound_limit=self.ws_outbound_limit
-        )
-        self._bridges.add(bridge)
-        try:
-            await bridge.run()
-        finally:
-            self._bridges.discard(bridge)
+        return client
 
     async def _reject_upgrade(
         self, scope: Scope, send: Send, response: Response, request_id: str

@@ -55,7 +55,10 @@ class SocketBridge:
         self._send = send
         self._request_id = request_id
         self._outbound_limit = outbound_limit
-        self._queue: deque[MessageEvent | CloseEvent | None] = deque()
+        # The queue, the writer task and the done future are made when first needed: most
+        # sockets never queue a frame (an idle connection should cost little memory).
+        self._queue: deque[MessageEvent | CloseEvent | None] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Future[None] | None = None  # the idle writer waits on it
         #: an ASGI send started in place that suspended: the writer finishes it first
         self._suspended: tuple[Coroutine[Any, Any, Any], Any] | None = None
@@ -65,7 +68,8 @@ class SocketBridge:
         self._disconnected = False
         self._worker_told_closed = False
         self._closing_task: asyncio.Future[None] | None = None
-        self.done = asyncio.Event()
+        self._finished = False
+        self._done: asyncio.Future[None] | None = None
 
     # -- events from the Worker's end, travelling to the network ---------------------------------
     def _from_worker(self, _ws: WebSocket, event: MessageEvent | CloseEvent | ErrorEvent) -> None:
@@ -103,11 +107,15 @@ class SocketBridge:
         self._wake_writer()
 
     def _enqueue(self, event: MessageEvent | CloseEvent | None) -> None:
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(event)
         self._wake_writer()
 
     def _wake_writer(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        elif self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
     def _queue_close(self, event: CloseEvent) -> None:
@@ -115,7 +123,8 @@ class SocketBridge:
         self._enqueue(event)
 
     def _drop_queue(self) -> None:
-        self._queue.clear()
+        if self._queue is not None:
+            self._queue.clear()
         self._queued_bytes = 0
 
     def _tell_worker(self, event: CloseEvent | None) -> Any:
@@ -131,7 +140,6 @@ class SocketBridge:
     async def run(self) -> None:
         """Pump until the connection ends; returns when both directions are finished."""
         self._client._attach_transport(self._from_worker)
-        writer = asyncio.create_task(self._write_loop())
         try:
             await self._read_loop()
         except Exception:
@@ -139,10 +147,22 @@ class SocketBridge:
             await self._await(self._tell_worker(None))
         finally:
             self._disconnected = True
-            self._enqueue(None)
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-            self.done.set()
+            writer = self._writer
+            if writer is not None:
+                self._enqueue(None)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+            self._finished = True
+            if self._done is not None and not self._done.done():
+                self._done.set_result(None)
+
+    async def wait_done(self) -> None:
+        """Return once both directions are finished (``run`` has returned)."""
+        if self._finished:
+            return
+        if self._done is None:
+            self._done = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._done)
 
     async def _read_loop(self) -> None:
         while True:
