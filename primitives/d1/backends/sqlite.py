@@ -34,6 +34,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,13 +73,18 @@ def _is_plain_read(sql: str) -> bool:
 MAX_GROUP_CALLS = 256
 
 
+#: After a group, how long the calls that gathered meanwhile may run inline before the rest go
+#: to the thread as the next group (each is also held to the inline step budget).
+INLINE_AFTER_GROUP_SECONDS = 0.002
+
+_Call = tuple[Sequence[D1Query], asyncio.Future[list[D1StatementResult]]]
+
+
 @dataclass
 class _WriteGroup:
     """Writer calls waiting for one job on the writer's thread; closed once that job starts."""
 
-    calls: list[tuple[Sequence[D1Query], asyncio.Future[list[D1StatementResult]]]] = field(
-        default_factory=list
-    )
+    calls: list[_Call] = field(default_factory=list)
     started: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -103,6 +109,17 @@ def _copy_error(error: BaseException) -> BaseException:
     duplicate = copy.copy(error)
     duplicate.__cause__ = error.__cause__
     return duplicate
+
+
+def _settle(group: _WriteGroup, outcomes: Sequence[tuple[bool, Any]]) -> None:
+    """Hand each caller in ``group`` its outcome: results, or the error it raises."""
+    for (_, future), (ok, value) in zip(group.calls, outcomes, strict=True):
+        if future.done():
+            continue  # its caller gave up; the write itself has happened
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _open_error(exc: BaseException) -> str:
@@ -131,7 +148,9 @@ class SQLiteD1Backend:
         ]
         self._writer_ready = False
         self._closed = False
-        self._group: _WriteGroup | None = None  # writer calls waiting for the thread
+        self._group: _WriteGroup | None = None  # the group new writer calls join
+        self._job: asyncio.Future[list[Any]] | None = None  # the group on the thread
+        self._waiting: deque[_WriteGroup] = deque()  # groups to send once it is done
         #: short calls run on the writer's connection from the loop while its thread is idle
         self._inline = InlineRunner(self._writer, self._state, self._begin)
 
@@ -206,20 +225,35 @@ class SQLiteD1Backend:
         return results
 
     def _write(self, queries: Sequence[D1Query]) -> asyncio.Future[list[D1StatementResult]]:
-        """Run ``queries`` on the writer: with the calls already waiting for it, else in a new job."""
+        """Run ``queries`` on the writer: with the calls already waiting for it, else in a new group.
+
+        One group is on the thread at a time; calls that arrive meanwhile gather in the next
+        group, which goes when the running one is done. So a steady stream of writes (one join
+        after another) costs one trip per group, not one per call, and a call that could not run
+        inline while the thread was busy does not start a chain of trips of one call each.
+        """
         future: asyncio.Future[list[D1StatementResult]] = asyncio.get_running_loop().create_future()
         group = self._group
         if group is not None and group.join(queries, future):
             return future
         group = _WriteGroup()
         group.join(queries, future)
-        try:
-            job = self._writer.submit(functools.partial(self._run_group, group))
-        except RuntimeError as exc:  # the writer was stopped by aclose(): no group is left behind
-            raise D1QueryError("database is closed") from exc
+        if self._job is None:
+            try:
+                self._submit(group)
+            except (
+                RuntimeError
+            ) as exc:  # the writer was stopped by aclose(): no group is left behind
+                raise D1QueryError("database is closed") from exc
+        else:
+            self._waiting.append(group)
         self._group = group
-        job.add_done_callback(functools.partial(self._group_done, group))
         return future
+
+    def _submit(self, group: _WriteGroup) -> None:
+        job = self._writer.submit(functools.partial(self._run_group, group))
+        self._job = job
+        job.add_done_callback(functools.partial(self._group_done, group))
 
     def _run_group(self, group: _WriteGroup, conn: sqlite3.Connection) -> list[Any]:
         self._inline.thread_settings(conn)
@@ -227,6 +261,7 @@ class SQLiteD1Backend:
 
     def _group_done(self, group: _WriteGroup, job: asyncio.Future[list[Any]]) -> None:
         group.close()  # when the connection could not even be opened, nobody had closed it
+        self._job = None
         if self._group is group:
             self._group = None
         error = job.exception() if not job.cancelled() else asyncio.CancelledError()
@@ -235,13 +270,56 @@ class SQLiteD1Backend:
             if error is None
             else [(False, _copy_error(error)) for _ in group.calls]  # one per caller
         )
-        for (_, future), (ok, value) in zip(group.calls, outcomes, strict=True):
-            if future.done():
-                continue  # its caller gave up; the write itself has happened
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        _settle(group, outcomes)
+        self._next_group()
+
+    def _next_group(self) -> None:
+        """Run the calls that gathered meanwhile: inline while the thread is idle and that is
+        cheap, the rest as the next group on the thread.
+
+        Without this a steady stream of writes would keep the thread busy group after group:
+        each call that arrives while one group is on the thread joins the next.
+        """
+        deadline = time.perf_counter() + INLINE_AFTER_GROUP_SECONDS
+        while self._waiting:
+            following = self._waiting[0]
+            following.calls[:] = self._run_inline_in_order(following.calls, deadline)
+            if following.calls:
+                self._waiting.popleft()
+                try:
+                    self._submit(following)
+                except RuntimeError:  # stopped meanwhile: nothing waiting may be left hanging
+                    self._fail_waiting(following)
+                return
+            self._waiting.popleft()
+            following.close()
+            if self._group is following:
+                self._group = None
+
+    def _run_inline_in_order(self, calls: list[_Call], deadline: float) -> list[_Call]:
+        """Run ``calls`` inline one by one; the ones left (from the first that cannot) in order."""
+        for index, (queries, future) in enumerate(calls):
+            if time.perf_counter() > deadline:
+                return calls[index:]
+            try:
+                results = self._inline.run(queries, plain_read=False)
+            except D1QueryError as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if results is None:
+                return calls[index:]
+            if not future.done():
+                future.set_result(results)
+        return []
+
+    def _fail_waiting(self, first: _WriteGroup) -> None:
+        for group in (first, *self._waiting):
+            group.close()
+            closed = D1QueryError("database is closed")
+            _settle(group, [(False, _copy_error(closed)) for _ in group.calls])
+        self._waiting.clear()
+        self._group = None
 
     async def dump(self) -> bytes:
         self._check_open()
@@ -272,6 +350,8 @@ class SQLiteD1Backend:
         if self._closed:
             return
         self._closed = True
+        while self._job is not None:  # groups accepted before closing still run
+            await asyncio.wait([self._job])
         for reader in self._readers:
             await reader.stop()
         await self._writer.stop()

@@ -153,12 +153,23 @@ async def test_a_commit_that_fails_reruns_each_call_alone(
 
 
 async def test_a_long_burst_is_split_into_groups_of_at_most_256(
-    items: D1Database, group_sizes: list[int]
+    items: D1Database, group_sizes: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(sqlite_backend, "INLINE_AFTER_GROUP_SECONDS", -1.0)  # all on the thread
     insert = items.prepare(INSERT)
     results = await together(items, *(insert.bind("ann", i).run() for i in range(300)))
     assert group_sizes == [256, 44]
     assert [r.meta.last_row_id for r in results] == list(range(1, 301))
+
+
+async def test_calls_that_gathered_during_a_group_run_inline_after_it_in_order(
+    items: D1Database, group_sizes: list[int]
+) -> None:
+    insert = items.prepare(INSERT)
+    results = await together(items, *(insert.bind("ann", i).run() for i in range(300)))
+    assert group_sizes == [256]  # the other 44 ran on the loop once the thread was idle
+    assert [r.meta.last_row_id for r in results] == list(range(1, 301))
+    assert await count(items) == 300
 
 
 async def test_a_write_after_the_writer_stopped_fails_and_leaves_nothing_behind(
