@@ -16,7 +16,9 @@ from typing import Any
 
 __all__ = ["deserialize", "serialize", "structured_clone"]
 
-_MAX_DEPTH = 1000
+#: Deeper values (and cycles, which V8 would keep but a copy cannot) are refused with a
+#: ``TypeError``; at 1,000 Python's own recursion limit struck first, as a ``RecursionError``.
+_MAX_DEPTH = 200
 
 
 def _unclonable(value: Any) -> TypeError:
@@ -50,8 +52,37 @@ def structured_clone(value: Any, _depth: int = 0) -> Any:
     raise _unclonable(value)
 
 
+#: Types that pickle as themselves and come back as themselves: no copy needed to encode them.
+_PLAIN_SCALARS = frozenset({type(None), bool, int, float, str, bytes})
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is made only of exact ``dict``/``list`` and :data:`_PLAIN_SCALARS`.
+
+    Such a value is encoded as it is; anything else (a tuple, a subclass, a set, ...) is first
+    turned into its clone, whose types are the ones :func:`deserialize` gives back.
+    """
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if depth >= _MAX_DEPTH:
+        return False
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (
+                type(item) in _PLAIN_SCALARS or _plain(item, depth + 1)
+            ):
+                return False
+        return True
+    if kind is list:
+        return all(type(item) in _PLAIN_SCALARS or _plain(item, depth + 1) for item in value)
+    return False
+
+
 def serialize(value: Any) -> bytes:
     """Check that ``value`` is clonable and encode it."""
+    if _plain(value):  # the common case (attachments, stored rows): no copy on the way
+        return pickle.dumps(value, protocol=5)
     return pickle.dumps(structured_clone(value), protocol=5)
 
 

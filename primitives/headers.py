@@ -43,10 +43,16 @@ class Headers:
             self._items = list(init._items)
             return
         pairs: Iterable[tuple[str, str]] = init.items() if isinstance(init, Mapping) else init
-        for pair in pairs:
+        items = self._items
+        for pair in pairs:  # append() inlined: every request builds its headers here
             if len(pair) != 2:
                 raise TypeError("Headers init pairs must have exactly two items: (name, value)")
-            self.append(pair[0], pair[1])
+            name, value = pair
+            text = value if type(value) is str else _coerce(name, value)
+            key = _CHECKED_NAMES.get(name) if type(name) is str else None
+            if key is None or _BAD_VALUE.search(text):
+                key = self._check(name, text)  # raises for a bad name or value
+            items.append((key, text.strip(" \t")))
 
     @staticmethod
     def _check(name: str, value: str | None = None) -> str:

@@ -72,3 +72,30 @@ def test_structured_clone_refuses_what_cannot_be_cloned(value: object) -> None:
 def test_deserialize_refuses_arbitrary_classes() -> None:
     with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
         deserialize(pickle.dumps(ValueError("x")))
+
+
+def test_a_cycle_or_a_value_nested_too_deep_is_a_type_error_not_a_crash() -> None:
+    cycle: list[object] = []
+    cycle.append(cycle)
+    deep: list[object] = []
+    inner = deep
+    for _ in range(300):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    for value in (cycle, deep, {"a": cycle}):
+        with pytest.raises(TypeError, match="nesting is too deep"):
+            serialize(value)
+
+
+def test_plain_values_keep_their_shape_and_others_become_their_clone() -> None:
+    shared = [1, 2]
+    assert deserialize(serialize({"a": shared, "b": shared, "n": None})) == {
+        "a": [1, 2],
+        "b": [1, 2],
+        "n": None,
+    }
+    assert deserialize(serialize({"t": (1, 2), "s": {3}, "b": bytearray(b"x")})) == {
+        "t": [1, 2],
+        "s": {3},
+        "b": b"x",
+    }
