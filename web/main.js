@@ -6,7 +6,8 @@
 //   (called before opening every room, so history and search work);
 //   GET /api/rooms/<room>/messages?before_seq=&limit=50; GET /api/rooms/<room>/search?q=;
 //   POST /api/rooms/<room>/invites ({} -> default TTL); invite URLs /i/<code> are followed as links.
-// - WebSocket /api/rooms/<room>/ws (same origin, cookie auth). Sends: hello {resume?, device},
+// - WebSocket /api/rooms/<room>/ws?hello=<JSON> (same origin, cookie auth; the hello {resume?,
+//   device, batch} rides on the upgrade). Sends:
 //   chat.send, chat.edit, chat.delete, typing {active}, resume {epoch, seq}, ping (every 25 s while
 //   live; no frame within 10 s after it replaces the socket). Handles: welcome, resumed,
 //   chat.message/edited/deleted, chat.ack, presence.join/leave/diff (and presence.devices if ever sent),
@@ -167,8 +168,9 @@ function startRoom(room, sharePrivateLink) {
   let failedOpens = 0;
   let unread = 0; // messages from others while the page was hidden, shown in the title
   const connection = new Connection({
-    url: socketUrl(window.location, room),
-    onOpen: () => session.onOpen(),
+    // The hello rides on each upgrade (one round trip less per join), made when connecting.
+    url: () => socketUrl(window.location, room, session.hello()),
+    onOpen: () => session.onOpen({ helloSent: true }),
     onFrame: (frame) => session.onFrame(frame),
     onStatus: (status, retryAt) => {
       if (status !== "live") session.onDisconnected();

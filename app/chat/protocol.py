@@ -18,6 +18,7 @@ __all__ = [
     "ERROR_CODES",
     "MAX_ATTACHMENTS",
     "MAX_FRAME_BYTES",
+    "MAX_HELLO_PARAM_CHARS",
     "MAX_TEXT_CHARS",
     "SERVER_TYPES",
     "ChatDelete",
@@ -33,11 +34,14 @@ __all__ = [
     "encode",
     "error_frame",
     "parse_client_frame",
+    "parse_hello_param",
 ]
 
 MAX_FRAME_BYTES = 16 * 1024
 MAX_TEXT_CHARS = 4000
 MAX_DEVICE_CHARS = 64
+#: The ``hello`` query parameter of a WebSocket upgrade, in characters (after URL decoding).
+MAX_HELLO_PARAM_CHARS = 1024
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Attachments: ids of the sender's own public uploads (docs/uploads.md).
 MAX_ATTACHMENTS = 4
@@ -232,18 +236,7 @@ def parse_client_frame(frame: str | bytes) -> ClientMessage:
     if kind == "typing":
         return Typing(bool(_field(data, "active", bool, "true or false")))
     if kind == "hello":
-        resume = data.get("resume")
-        device = data.get("device")
-        if device is not None and (
-            not isinstance(device, str) or not 0 < len(device) <= MAX_DEVICE_CHARS
-        ):
-            raise ProtocolError(
-                "bad_message", f"hello: 'device' must be 1-{MAX_DEVICE_CHARS} characters"
-            )
-        batch = data.get("batch", False)
-        if not isinstance(batch, bool):
-            raise ProtocolError("bad_message", "hello: 'batch' must be true or false")
-        return Hello(None if resume is None else _resume_point(resume, kind), device, batch)
+        return _hello(data)
     if kind == "resume":
         return Resume(_resume_point(data, kind))
     if kind == "ping":
@@ -251,6 +244,42 @@ def parse_client_frame(frame: str | bytes) -> ClientMessage:
     if isinstance(kind, str):
         raise ProtocolError("bad_message", f"unknown message type {kind[:40]!r}")
     raise ProtocolError("bad_message", "frame has no 'type'")
+
+
+def _hello(data: dict[str, Any]) -> Hello:
+    resume = data.get("resume")
+    device = data.get("device")
+    if device is not None and (
+        not isinstance(device, str) or not 0 < len(device) <= MAX_DEVICE_CHARS
+    ):
+        raise ProtocolError(
+            "bad_message", f"hello: 'device' must be 1-{MAX_DEVICE_CHARS} characters"
+        )
+    batch = data.get("batch", False)
+    if not isinstance(batch, bool):
+        raise ProtocolError("bad_message", "hello: 'batch' must be true or false")
+    return Hello(None if resume is None else _resume_point(resume, "hello"), device, batch)
+
+
+def parse_hello_param(text: str) -> Hello:
+    """The ``hello`` of a WebSocket upgrade's URL (``?hello=<the hello frame's JSON>``).
+
+    The same fields and rules as a ``hello`` frame; ``type`` may be left out. Raises
+    :class:`ProtocolError` naming what is wrong.
+    """
+    if len(text) > MAX_HELLO_PARAM_CHARS:
+        raise ProtocolError(
+            "too_long", f"the hello parameter is longer than {MAX_HELLO_PARAM_CHARS} characters"
+        )
+    try:
+        data = _json.loads(text)
+    except (_json.JSONDecodeError, ValueError):
+        raise ProtocolError("bad_json", "the hello parameter is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_message", "the hello parameter must be a JSON object")
+    if data.get("type", "hello") != "hello":
+        raise ProtocolError("bad_message", "the hello parameter's type must be 'hello'")
+    return _hello(data)
 
 
 def encode(kind: str, **fields: Any) -> str:

@@ -94,6 +94,13 @@ async def _require_member(env: Any, room: str, session: Session) -> None:
         raise HttpError(403, "not_member", "join the room first")
 
 
+def _hello_param(request: Request) -> str | None:
+    """The upgrade's ``?hello=`` (docs/protocol.md, "Hello in the URL"); the room checks it."""
+    if "hello=" not in request.url:
+        return None
+    return query_params(request).get("hello")
+
+
 def _stub(env: Any, room: str, private: bool) -> Any:
     namespace = env.ROOMS
     return namespace.get(namespace.idFromString(room)) if private else namespace.getByName(room)
@@ -280,6 +287,7 @@ async def websocket(request: Request, env: Any, ctx: Any, room: str) -> Response
         raise HttpError(426, "upgrade_required", "this endpoint takes a WebSocket upgrade")
     if not is_same_origin(request, getattr(env, "ALLOWED_ORIGINS", "") or ""):
         raise HttpError(403, "bad_origin", "this page's origin may not open the room")
+    hello = _hello_param(request)
     session = await require_session(env, request)
     room, private = _room(room)
     if not private:
@@ -288,16 +296,16 @@ async def websocket(request: Request, env: Any, ctx: Any, room: str) -> Response
         await _room_row(env, room)
     await _join(env, room, session)
     # A fresh request: only the upgrade and what the room must know; never the client's cookies.
-    forwarded = Request(
-        "https://room/ws",
-        headers={
-            "upgrade": "websocket",
-            "x-edgeroom-user": session.user_id,
-            "x-edgeroom-name": session.name,
-            "x-edgeroom-room": room,
-            "x-edgeroom-ip": client_ip(request),
-            "x-edgeroom-guest": "1" if session.guest else "0",
-        },
-    )
+    headers = {
+        "upgrade": "websocket",
+        "x-edgeroom-user": session.user_id,
+        "x-edgeroom-name": session.name,
+        "x-edgeroom-room": room,
+        "x-edgeroom-ip": client_ip(request),
+        "x-edgeroom-guest": "1" if session.guest else "0",
+    }
+    if hello is not None:
+        headers["x-edgeroom-hello"] = hello  # the room refuses the upgrade (400) if it is bad
+    forwarded = Request("https://room/ws", headers=headers)
     response: Response = await _stub(env, room, private).fetch(forwarded)
     return response

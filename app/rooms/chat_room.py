@@ -45,6 +45,7 @@ from app.chat.protocol import (
     encode,
     error_frame,
     parse_client_frame,
+    parse_hello_param,
 )
 from app.chat.stream import DEFAULT_WINDOW, Recovery, SendOutcome, StreamEvent, StreamState
 from app.clock import now_ms, sleep_ms
@@ -139,12 +140,12 @@ class ChatRoom(DurableObject):
     async def fetch(self, request: Request) -> Response:
         path = urlsplit(request.url).path
         if path == "/ws":
-            return self._connect(request)
+            return await self._connect(request)
         return Response.json(
             {"error": {"code": "not_found", "message": "no such room endpoint"}}, status=404
         )
 
-    def _connect(self, request: Request) -> Response:
+    async def _connect(self, request: Request) -> Response:
         headers = request.headers
         user = headers.get("x-edgeroom-user")
         name = headers.get("x-edgeroom-name")
@@ -154,20 +155,34 @@ class ChatRoom(DurableObject):
         if room and room != self.room:
             self.room = room
             self.ctx.storage.kv.put("room", room)
+        raw_hello = headers.get("x-edgeroom-hello")
+        try:
+            hello = None if raw_hello is None else parse_hello_param(raw_hello)
+        except ProtocolError as exc:  # refused before anything is accepted
+            return Response.json({"error": {"code": exc.code, "message": exc.message}}, status=400)
         client, server = websocket_pair()
         self.ctx.acceptWebSocket(server, [f"user:{user}"])
-        server.serializeAttachment(
-            {
-                "user": user,
-                "name": name,
-                "ip": headers.get("x-edgeroom-ip") or "unknown",
-                "guest": headers.get("x-edgeroom-guest") == "1",
-                "device": None,
-                "ready": False,
-                "bucket": None,
-                "refusals": 0,
-            }
-        )
+        info = {
+            "user": user,
+            "name": name,
+            "ip": headers.get("x-edgeroom-ip") or "unknown",
+            "guest": headers.get("x-edgeroom-guest") == "1",
+            "device": None,
+            "ready": False,
+            "bucket": None,
+            "refusals": 0,
+        }
+        if hello is None:
+            server.serializeAttachment(info)
+        else:
+            # The hello came in the URL: the welcome goes out right behind the 101, one round
+            # trip sooner (_hello stores the attachment). No frame of this socket can arrive
+            # before the 101 is returned.
+            try:
+                await self._hello(server, info, hello)
+            except ProtocolError as exc:
+                server.serializeAttachment(info)
+                self._out.send(server, error_frame(exc))
         return Response(None, status=101, web_socket=client)
 
     async def info(self) -> dict[str, Any]:

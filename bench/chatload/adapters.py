@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from enum import IntEnum
 from typing import Any, ClassVar, NamedTuple
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -86,11 +87,11 @@ class Adapter(ABC):
 # -- edgeroom (docs/protocol.md) -------------------------------------------------------------------
 
 
-class EdgeroomConversation(Conversation):
-    """Asks for ``batch`` messages, as the web client does (the frames of one server tick)."""
+_HELLO = quote('{"device":"load","batch":true}', safe="")
 
-    def opening(self) -> list[str]:
-        return ['{"type":"hello","device":"load","batch":true}']
+
+class EdgeroomConversation(Conversation):
+    """Says hello in the upgrade's URL and asks for ``batch`` messages, as the web client does."""
 
     def feed(self, frame: str | bytes) -> Event:
         if isinstance(frame, bytes):
@@ -135,7 +136,9 @@ class EdgeroomAdapter(Adapter):
     has_acks = True
 
     def url(self, base: str, room: str) -> str:
-        return f"{base}/api/rooms/{room}/ws"
+        # The hello rides on the upgrade (docs/protocol.md, "Hello in the URL"): the welcome
+        # follows the 101 with no round trip, as for the raw peer's welcome.
+        return f"{base}/api/rooms/{room}/ws?hello={_HELLO}"
 
     async def sign_in(self, http: httpx.AsyncClient, client: int) -> dict[str, str]:
         response = await http.post("/api/auth/guest", json={"name": f"load-{client}"})

@@ -440,7 +440,16 @@ class EdgeroomApp:
         protocol = response.headers.get("sec-websocket-protocol")
         if protocol:
             accept["subprotocol"] = protocol
-        await send(accept)
+        try:
+            await send(accept)
+        except Exception:  # the client left during the handshake: the Worker's end hears 1006
+            result = client._disconnect()
+            if inspect.isawaitable(result):
+                try:
+                    await result
+                except Exception:
+                    log.exception("WebSocket event handler failed")
+            return None
         return client
 
     async def _reject_upgrade(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from engineio import packet as engineio_packet
 from socketio import packet as socketio_packet
 
 from app import _json
-from app.chat.protocol import ProtocolError, encode, error_frame
+from app.chat.protocol import Hello, ProtocolError, encode, error_frame, parse_hello_param
 from app.chat.stream import StreamEvent
 from app.rooms.frame_batcher import batch_messages
 from bench.chatload.adapters import (
@@ -19,8 +21,12 @@ from bench.chatload.payload import encode as payload, encode_nonce
 
 
 def test_edgeroom_frames() -> None:
-    conversation = EdgeroomAdapter().conversation("lobby")
-    assert conversation.opening() == ['{"type":"hello","device":"load","batch":true}']
+    adapter = EdgeroomAdapter()
+    conversation = adapter.conversation("lobby")
+    assert conversation.opening() == []  # the hello rides on the upgrade: the server checks it
+    url = urlsplit(adapter.url("ws://127.0.0.1:1", "lobby"))
+    assert url.path == "/api/rooms/lobby/ws"
+    assert parse_hello_param(parse_qs(url.query)["hello"][0]) == Hello(None, "load", batch=True)
     text, nonce = payload(0, 7, 3, 123), encode_nonce(0, 7, 3, 123)
     assert _json.loads(conversation.message(text, nonce)) == {
         "type": "chat.send",

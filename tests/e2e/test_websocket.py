@@ -231,3 +231,32 @@ async def test_sigterm_closes_sockets_with_1001_and_exits_in_bounded_time(tmp_pa
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def test_a_client_gone_during_the_handshake_is_a_1006_for_the_worker(echo_app) -> None:  # type: ignore[no-untyped-def]
+    """uvicorn's accept fails when the client already left: the Worker's end must still hear it."""
+    close_events = sys.modules[echo_app.entrypoint.__module__].CLOSE_EVENTS
+    close_events.clear()
+    inbox: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "websocket.accept":
+            raise ConnectionResetError("the client went away")
+
+    scope = {
+        "type": "websocket",
+        "scheme": "ws",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), (b"upgrade", b"websocket")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8787),
+    }
+    await asyncio.wait_for(echo_app(scope, inbox.get, send), 5)
+    for _ in range(100):
+        if close_events:
+            break
+        await asyncio.sleep(0.01)
+    assert close_events == [(1006, "WebSocket disconnected without sending Close frame.", False)]

@@ -77,4 +77,8 @@ test("decodeError fills in missing fields", () => {
 test("socket URLs follow the page's scheme and host", () => {
   assert.equal(socketUrl({ protocol: "https:", host: "chat.example" }, "general"), "wss://chat.example/api/rooms/general/ws");
   assert.equal(socketUrl({ protocol: "http:", host: "127.0.0.1:8787" }, "a-b"), "ws://127.0.0.1:8787/api/rooms/a-b/ws");
+  assert.equal(
+    socketUrl({ protocol: "https:", host: "chat.example" }, "general", { type: "hello", batch: true }),
+    "wss://chat.example/api/rooms/general/ws?hello=%7B%22type%22%3A%22hello%22%2C%22batch%22%3Atrue%7D",
+  );
 });

@@ -139,3 +139,26 @@ test("connection ignores frames that are not JSON objects", () => {
   sockets[0].receive({ type: "pong" });
   assert.deepEqual(frames, [{ type: "pong" }]);
 });
+
+test("a url given as a function is asked again for every connection", () => {
+  const timers = new FakeTimers();
+  const { FakeWebSocket, sockets } = fakeWebSocketClass();
+  let n = 0;
+  const conn = new Connection({
+    url: () => `ws://x/api/rooms/general/ws?hello=${++n}`,
+    WebSocketImpl: FakeWebSocket,
+    backoff: new Backoff({ random: () => 0.5 }),
+    setTimer: timers.set,
+    clearTimer: timers.clear,
+    now: timers.now,
+    isOnline: () => true,
+  });
+  conn.start();
+  sockets[0].open();
+  sockets[0].drop(1006);
+  timers.advance(60_000);
+  // every attempt (the reconnect, then retries after connect timeouts) asked for a fresh url
+  assert.ok(sockets.length >= 2);
+  assert.deepEqual(sockets.map((s) => s.url), sockets.map((_, i) => `ws://x/api/rooms/general/ws?hello=${i + 1}`));
+  conn.stop();
+});

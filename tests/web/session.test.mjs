@@ -285,3 +285,13 @@ test("session sends a message with only an attachment (docs/uploads.md)", () => 
   assert.deepEqual(sent.at(-1), { type: "chat.send", nonce: "nonce1", text: "", attachments: [file.id] });
   assert.equal(session.sendMessage("   ").ok, false);
 });
+
+test("a hello said in the socket's URL is not said again as a frame", () => {
+  const { session, sent } = setup();
+  assert.deepEqual(session.hello(), { type: "hello", batch: true, device: "web-1" });
+  session.onOpen({ helloSent: true });
+  assert.equal(sent.length, 0);
+  session.onFrame(welcome());
+  session.onDisconnected();
+  assert.deepEqual(session.hello(), { type: "hello", batch: true, resume: { epoch: E, seq: 2 }, device: "web-1" });
+});

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -116,6 +117,10 @@ class FakeRoom:
                 self.on_frame(ws, frame)
 
         ws.on_message(on_message)
+        # The client says hello in the upgrade's URL (docs/protocol.md "Hello in the URL").
+        hello = parse_qs(urlsplit(ws.url).query).get("hello")
+        if hello:
+            on_message(hello[0])
 
     def welcome(self, hello: dict[str, Any]) -> dict[str, Any]:
         resume: dict[str, Any] = hello.get("resume") or {}
@@ -181,7 +186,7 @@ def _signed_in(page: Any, room: FakeRoom) -> None:
             }
         ),
     )
-    page.route_web_socket(re.compile(r"/api/rooms/general/ws$"), room.handle)
+    page.route_web_socket(re.compile(r"/api/rooms/general/ws(\?.*)?$"), room.handle)
 
 
 def _wait_for(page: Any, condition: Callable[[], bool]) -> None:

@@ -124,10 +124,14 @@ export function createApi({ fetch: fetchImpl = (...args) => globalThis.fetch(...
   };
 }
 
-/** The WebSocket URL of a room, on the page's own origin. */
-export function socketUrl(location, room) {
+/**
+ * The WebSocket URL of a room, on the page's own origin. With `hello` (the hello frame's fields),
+ * the hello rides on the upgrade and the welcome follows the 101 (docs/protocol.md).
+ */
+export function socketUrl(location, room, hello = null) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/api/rooms/${seg(room)}/ws`;
+  const query = hello ? `?hello=${encodeURIComponent(JSON.stringify(hello))}` : "";
+  return `${scheme}//${location.host}/api/rooms/${seg(room)}/ws${query}`;
 }
 
 /** A user-facing sentence for any error the client meets. */

@@ -101,7 +101,7 @@ export class Connection {
     this._setStatus("connecting");
     let socket;
     try {
-      socket = new this.WebSocketImpl(this.url);
+      socket = new this.WebSocketImpl(typeof this.url === "function" ? this.url() : this.url);
     } catch {
       this._scheduleRetry();
       return;

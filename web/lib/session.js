@@ -40,14 +40,19 @@ export class RoomSession {
   }
 
   // -- connection events ---------------------------------------------------------------------
-  /** The socket opened: say hello, with what we hold so the server can fill the gap. */
-  onOpen() {
-    this.typingSender.reset();
+  /** The hello for the next connection: what we hold, so the server can fill the gap. */
+  hello() {
     const hello = { type: "hello", batch: true }; // frames of one server tick may come as one batch
     const point = this.stream.resumePoint();
     if (point) hello.resume = point;
     if (this.device) hello.device = this.device;
-    this.send(hello);
+    return hello;
+  }
+
+  /** The socket opened: say hello, unless it was said in the socket's URL (`helloSent`). */
+  onOpen({ helloSent = false } = {}) {
+    this.typingSender.reset();
+    if (!helloSent) this.send(this.hello());
   }
 
   /** The socket is gone: sends wait in the queue; nobody is "typing" any more. */

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.worker import Default
-from primitives import ExecutionContext, FakeClock, Request, build_env
+from primitives import ExecutionContext, FakeClock, Request, Response, build_env
 from primitives.d1.migrations import apply_migrations
 from primitives.env import Env
 from primitives.websocket import CloseEvent, MessageEvent, WebSocket
@@ -131,13 +131,21 @@ class Client:
             response,
         )
 
-    async def connect(self, room: str, headers: dict[str, str] | None = None) -> Socket:
+    async def upgrade(
+        self, room: str, headers: dict[str, str] | None = None, query: str = ""
+    ) -> Response:
         request = Request(
-            f"http://edgeroom.test/api/rooms/{room}/ws",
+            f"http://edgeroom.test/api/rooms/{room}/ws{query}",
             "GET",
             self.headers({"upgrade": "websocket", **(headers or {})}),
         )
-        response = await Default(ExecutionContext(), self.env).fetch(request)
+        response: Response = await Default(ExecutionContext(), self.env).fetch(request)
+        return response
+
+    async def connect(
+        self, room: str, headers: dict[str, str] | None = None, query: str = ""
+    ) -> Socket:
+        response = await self.upgrade(room, headers, query)
         assert response.status == 101, (response.status, await response.text())
         assert response.webSocket is not None
         return Socket(response.webSocket)
