@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from app import _json
 from app._runtime import Request, Response
@@ -107,6 +107,20 @@ def is_same_origin(request: Request, allowed: str = "") -> bool:
 def query_params(request: Request) -> dict[str, str]:
     """The URL's query parameters (the last value of each wins)."""
     return dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
+
+
+def query_param(request: Request, name: str) -> str | None:
+    """One query parameter (the last value wins, as in :func:`query_params`), or ``None``.
+
+    Looks at that parameter alone: a WebSocket upgrade reads ``hello`` this way on every join.
+    """
+    query = request.url.partition("?")[2].partition("#")[0]
+    found = None
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key == name or (("%" in key or "+" in key) and unquote(key.replace("+", " ")) == name):
+            found = value
+    return None if found is None else unquote(found.replace("+", " "))
 
 
 def client_ip(request: Request) -> str:

@@ -9,7 +9,14 @@ from app import _json
 from app._runtime import Request, Response
 from app.chat.names import NameError_, normalize_room_name, validate_display_name, validate_room
 from app.clock import now_ms
-from app.httputil import HttpError, client_ip, is_same_origin, query_params, read_json
+from app.httputil import (
+    HttpError,
+    client_ip,
+    is_same_origin,
+    query_param,
+    query_params,
+    read_json,
+)
 from app.per_binding import KnownFacts
 from app.sessions import Session, require_session
 
@@ -96,9 +103,7 @@ async def _require_member(env: Any, room: str, session: Session) -> None:
 
 def _hello_param(request: Request) -> str | None:
     """The upgrade's ``?hello=`` (docs/protocol.md, "Hello in the URL"); the room checks it."""
-    if "hello=" not in request.url:
-        return None
-    return query_params(request).get("hello")
+    return query_param(request, "hello") if "hello=" in request.url else None
 
 
 def _stub(env: Any, room: str, private: bool) -> Any:

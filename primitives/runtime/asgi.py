@@ -231,8 +231,16 @@ class EdgeroomApp:
 
     # -- HTTP ---------------------------------------------------------------------------------------
     def _build_request(self, scope: Scope, receive: Receive | None) -> Request:
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        host = next((v for k, v in headers if k == "host"), None) or _server_host(scope)
+        headers: list[tuple[str, str]] = []
+        host: str | None = None
+        for raw_name, raw_value in scope["headers"]:  # one pass: this runs for every request
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            if name == "cf-connecting-ip":
+                continue  # only the server may say who is connecting (below)
+            if host is None and name == "host":
+                host = value
+            headers.append((name, value))
+        host = host or _server_host(scope)
         scheme = {"ws": "http", "wss": "https"}.get(
             scope.get("scheme", "http"), scope.get("scheme", "http")
         )
@@ -242,7 +250,6 @@ class EdgeroomApp:
             path = path.split("?", 1)[0]
         url = f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
         client = scope.get("client")
-        headers = [(k, v) for k, v in headers if k != "cf-connecting-ip"]
         if client:
             headers.append(("cf-connecting-ip", client[0]))
         method = scope.get("method", "GET")

@@ -163,8 +163,9 @@ async def test_a_long_burst_is_split_into_groups_of_at_most_256(
 
 
 async def test_calls_that_gathered_during_a_group_run_inline_after_it_in_order(
-    items: D1Database, group_sizes: list[int]
+    items: D1Database, group_sizes: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(sqlite_backend, "INLINE_AFTER_GROUP_SECONDS", 60.0)  # no time limit here
     insert = items.prepare(INSERT)
     results = await together(items, *(insert.bind("ann", i).run() for i in range(300)))
     assert group_sizes == [256]  # the other 44 ran on the loop once the thread was idle
@@ -182,3 +183,15 @@ async def test_a_write_after_the_writer_stopped_fails_and_leaves_nothing_behind(
     for _ in range(2):  # the second must fail the same way, not wait for a group never sent
         with pytest.raises(D1QueryError, match="database is closed"):
             await asyncio.wait_for(backend._write([query]), 1)
+
+
+async def test_calls_left_when_inline_time_is_up_go_to_the_thread_as_the_next_group(
+    items: D1Database, group_sizes: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(sqlite_backend.time, "perf_counter", lambda: next(ticks) * 0.001)
+    insert = items.prepare(INSERT)
+    results = await together(items, *(insert.bind("ann", i).run() for i in range(300)))
+    # 1 ms per clock read against a 2 ms allowance: one call inline, the rest as a group
+    assert group_sizes == [256, 43]
+    assert [r.meta.last_row_id for r in results] == list(range(1, 301))
