@@ -35,6 +35,7 @@ __all__ = [
     "error_frame",
     "parse_client_frame",
     "parse_hello_param",
+    "hello_param",
 ]
 
 MAX_FRAME_BYTES = 16 * 1024
@@ -280,6 +281,16 @@ def parse_hello_param(text: str) -> Hello:
     if data.get("type", "hello") != "hello":
         raise ProtocolError("bad_message", "the hello parameter's type must be 'hello'")
     return _hello(data)
+
+
+def hello_param(hello: Hello) -> str:
+    """``hello`` as compact JSON that :func:`parse_hello_param` reads back (no control characters)."""
+    fields: dict[str, Any] = {"batch": hello.batch}
+    if hello.device is not None:
+        fields["device"] = hello.device
+    if hello.resume is not None:
+        fields["resume"] = {"epoch": hello.resume.epoch, "seq": hello.resume.seq}
+    return _json.dumps(fields)
 
 
 def encode(kind: str, **fields: Any) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from app import _json
 from app._runtime import Request, Response
 from app.chat.names import NameError_, normalize_room_name, validate_display_name, validate_room
+from app.chat.protocol import ProtocolError, hello_param, parse_hello_param
 from app.clock import now_ms
 from app.httputil import (
     HttpError,
@@ -102,8 +103,15 @@ async def _require_member(env: Any, room: str, session: Session) -> None:
 
 
 def _hello_param(request: Request) -> str | None:
-    """The upgrade's ``?hello=`` (docs/protocol.md, "Hello in the URL"); the room checks it."""
-    return query_param(request, "hello") if "hello=" in request.url else None
+    """The upgrade's ``?hello=`` (docs/protocol.md, "Hello in the URL"), checked (400 if bad)
+    and re-encoded as compact JSON for the room, which reads it again."""
+    text = query_param(request, "hello") if "?" in request.url else None
+    if text is None:
+        return None
+    try:
+        return hello_param(parse_hello_param(text))
+    except ProtocolError as exc:
+        raise HttpError(400, exc.code, exc.message) from None
 
 
 def _stub(env: Any, room: str, private: bool) -> Any:
@@ -310,7 +318,7 @@ async def websocket(request: Request, env: Any, ctx: Any, room: str) -> Response
         "x-edgeroom-guest": "1" if session.guest else "0",
     }
     if hello is not None:
-        headers["x-edgeroom-hello"] = hello  # the room refuses the upgrade (400) if it is bad
+        headers["x-edgeroom-hello"] = hello
     forwarded = Request("https://room/ws", headers=headers)
     response: Response = await _stub(env, room, private).fetch(forwarded)
     return response

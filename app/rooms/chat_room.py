@@ -183,6 +183,11 @@ class ChatRoom(DurableObject):
             except ProtocolError as exc:
                 server.serializeAttachment(info)
                 self._out.send(server, error_frame(exc))
+            except BaseException:
+                # No 101 will carry this socket: it must not stay joined (or in the roster).
+                self._leave(server)
+                server.close(1011, "internal error")
+                raise
         return Response(None, status=101, web_socket=client)
 
     async def info(self) -> dict[str, Any]:

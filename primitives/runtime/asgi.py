@@ -449,8 +449,12 @@ class EdgeroomApp:
             accept["subprotocol"] = protocol
         try:
             await send(accept)
-        except Exception:  # the client left during the handshake: the Worker's end hears 1006
-            result = client._disconnect()
+        except BaseException as exc:  # the client left (or we were cancelled) mid-handshake
+            result = client._disconnect()  # the Worker's end hears 1006
+            if not isinstance(exc, Exception):
+                if inspect.isawaitable(result):
+                    self.wait_until.add(result)  # kept and drained at shutdown
+                raise
             if inspect.isawaitable(result):
                 try:
                     await result

@@ -233,8 +233,11 @@ async def test_sigterm_closes_sockets_with_1001_and_exits_in_bounded_time(tmp_pa
             process.wait()
 
 
-async def test_a_client_gone_during_the_handshake_is_a_1006_for_the_worker(echo_app) -> None:  # type: ignore[no-untyped-def]
-    """uvicorn's accept fails when the client already left: the Worker's end must still hear it."""
+@pytest.mark.parametrize("failure", [ConnectionResetError, asyncio.CancelledError])
+async def test_a_client_gone_during_the_handshake_is_a_1006_for_the_worker(  # type: ignore[no-untyped-def]
+    echo_app, failure: type[BaseException]
+) -> None:
+    """uvicorn's accept fails (or the task is cancelled): the Worker's end must still hear it."""
     close_events = sys.modules[echo_app.entrypoint.__module__].CLOSE_EVENTS
     close_events.clear()
     inbox: asyncio.Queue[dict[str, object]] = asyncio.Queue()
@@ -242,7 +245,7 @@ async def test_a_client_gone_during_the_handshake_is_a_1006_for_the_worker(echo_
 
     async def send(message: dict[str, object]) -> None:
         if message["type"] == "websocket.accept":
-            raise ConnectionResetError("the client went away")
+            raise failure("the client went away")
 
     scope = {
         "type": "websocket",
@@ -254,7 +257,10 @@ async def test_a_client_gone_during_the_handshake_is_a_1006_for_the_worker(echo_
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8787),
     }
-    await asyncio.wait_for(echo_app(scope, inbox.get, send), 5)
+    try:
+        await asyncio.wait_for(echo_app(scope, inbox.get, send), 5)
+    except asyncio.CancelledError:
+        assert failure is asyncio.CancelledError  # a cancellation goes on up, after the 1006
     for _ in range(100):
         if close_events:
             break

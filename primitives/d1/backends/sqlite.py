@@ -202,29 +202,32 @@ class SQLiteD1Backend:
             None if self._group is not None else self._inline.run(queries, plain_read=plain_read)
         )
         if results is not None:
+            self._committed(results)  # before yielding: a cancelled caller's write still counts
             # Awaiting D1 lets other tasks run, as any I/O does (a loop that polls D1 while a
             # batch it started is pending must see the batch proceed): one turn of the loop.
             await asyncio.sleep(0)
-        else:
-            if self._readers and self._writer_ready and plain_read:
-                reader = self._pick_reader()
-                try:
-                    return await reader.submit(
-                        functools.partial(
-                            run_queries, queries=queries, state=self._state, writer=False
-                        )
-                    )
-                except NeedsWriterError:
-                    pass  # it writes after all: run it where writes run
-                except D1QueryError as exc:
-                    if not exc.message.startswith("no such table: "):
-                        raise
-                    # TEMP tables live on the writer's connection only; D1 has one connection.
-            results = await self._write(queries)
-            self._writer_ready = True  # the file exists and is in WAL mode: readers may open it
+            return results
+        if self._readers and self._writer_ready and plain_read:
+            reader = self._pick_reader()
+            try:
+                return await reader.submit(
+                    functools.partial(run_queries, queries=queries, state=self._state, writer=False)
+                )
+            except NeedsWriterError:
+                pass  # it writes after all: run it where writes run
+            except D1QueryError as exc:
+                if not exc.message.startswith("no such table: "):
+                    raise
+                # TEMP tables live on the writer's connection only; D1 has one connection.
+        results = await self._write(queries)
+        self._writer_ready = True  # the file exists and is in WAL mode: readers may open it
+        self._committed(results)
+        return results
+
+    def _committed(self, results: list[D1StatementResult]) -> None:
+        """Advance the bookmark past a call that changed the database."""
         if any(r.changed_db for r in results):
             self._seq += 1
-        return results
 
     def _write(self, queries: Sequence[D1Query]) -> asyncio.Future[list[D1StatementResult]]:
         """Run ``queries`` on the writer: with the calls already waiting for it, else in a new group.

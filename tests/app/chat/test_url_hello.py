@@ -87,3 +87,53 @@ async def test_a_bad_hello_parameter_refuses_the_upgrade_with_a_clear_error(
     assert response.status == 400
     assert json.loads(await response.text()) == {"error": {"code": code, "message": message}}
     assert response.webSocket is None
+
+
+async def test_json_whitespace_in_the_hello_is_fine_and_reaches_the_room_re_encoded(
+    chat_env: Env,
+) -> None:
+    ann = await sign_up(chat_env, "ann")
+    a = await ann.connect("lobby", query="?hello=" + quote('{"device": "a",\n\t"batch": true}'))
+    welcome = await a.recv("welcome")
+    assert welcome["you"]["device"] == "a"
+
+
+async def test_a_refused_hello_is_refused_before_the_upgrade_makes_you_a_member(
+    chat_env: Env,
+) -> None:
+    ann = await sign_up(chat_env, "ann")
+    response = await ann.upgrade("lobby", query="?hello=%00")
+    assert response.status == 400
+    assert json.loads(await response.text())["error"]["code"] == "bad_json"
+    count = await chat_env.DB.prepare("SELECT COUNT(*) AS n FROM memberships").first("n")
+    assert count == 0
+
+
+async def test_a_room_that_fails_while_welcoming_keeps_no_ghost(
+    chat_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann, bob = await sign_up(chat_env, "ann"), await sign_up(chat_env, "bob")
+    a = await ann.connect("lobby", query=hello_query())
+    await a.recv("welcome")
+    from app.rooms.chat_room import ChatRoom
+
+    real = ChatRoom._hello
+
+    async def failing(self: Any, ws: Any, info: Any, message: Any) -> None:
+        await real(self, ws, info, message)
+        raise RuntimeError("storage went away")
+
+    monkeypatch.setattr(ChatRoom, "_hello", failing)
+    with pytest.raises(RuntimeError, match="storage went away"):  # the server answers 500
+        await bob.upgrade("lobby", query=hello_query())
+    monkeypatch.setattr(ChatRoom, "_hello", real)
+    b = await bob.connect("lobby", query=hello_query())
+    welcome = await b.recv("welcome")
+    chat_env.clock.advance(PRESENCE_BATCH_S)
+    a.send(type="chat.send", nonce="m1", text="still one bob")
+    await b.recv("chat.message")
+    info = await chat_env.ROOMS.getByName("lobby").info()
+    assert info["online"] == 2  # ann and bob
+    roster = {entry["name"]: entry["devices"] for entry in info["roster"]}
+    assert roster == {"ann": 1, "bob": 1}  # the failed upgrade left no second device behind
+    assert welcome["type"] == "welcome"

@@ -195,3 +195,17 @@ async def test_awaiting_an_inline_call_still_lets_other_tasks_run(
     await items.prepare("SELECT COUNT(*) AS n FROM items").first("n")
     assert hops == Counter() and ran == ["other"]
     await task
+
+
+async def test_a_write_cancelled_after_it_committed_inline_still_moves_the_bookmark(
+    items: D1Database,
+) -> None:
+    backend: Any = items._backend  # type: ignore[attr-defined]
+    before = backend.bookmark()
+    task = asyncio.ensure_future(items.prepare(INSERT).bind("ann", 1).run())
+    await asyncio.sleep(0)  # the call runs inline, commits, and yields once to the loop
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await items.prepare("SELECT COUNT(*) AS n FROM items").first("n") == 1
+    assert backend.bookmark() > before
