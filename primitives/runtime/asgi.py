@@ -31,7 +31,7 @@ from ..errors import BodyTooLarge
 from ..http import Request, Response
 from ..streams import ReadableStream
 from ..websocket import WebSocket
-from .bridge import CLOSE_GOING_AWAY, SocketBridge
+from .bridge import CLOSE_GOING_AWAY, SocketBridge, await_handler
 from .scheduler import CronScheduler
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_WS_OUTBOUND_LIMIT", "EdgeroomApp", "as_asgi"]
@@ -455,11 +455,7 @@ class EdgeroomApp:
                 if inspect.isawaitable(result):
                     self.wait_until.add(result)  # kept and drained at shutdown
                 raise
-            if inspect.isawaitable(result):
-                try:
-                    await result
-                except Exception:
-                    log.exception("WebSocket event handler failed")
+            await await_handler(result)
             return None
         return client
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..websocket import CloseEvent, ErrorEvent, MessageEvent, WebSocket
 
-__all__ = ["CLOSE_GOING_AWAY", "CLOSE_SLOW_CONSUMER", "SocketBridge"]
+__all__ = ["CLOSE_GOING_AWAY", "CLOSE_SLOW_CONSUMER", "SocketBridge", "await_handler"]
 
 log = logging.getLogger("edgeroom.runtime")
 
@@ -36,6 +36,15 @@ _ABNORMAL = frozenset({1005, 1006, 1015})
 
 ASGIReceive = Any
 ASGISend = Any
+
+
+async def await_handler(result: Any) -> None:
+    """Await what a WebSocket end returned for an event (a handler's coroutine), logging its error."""
+    if inspect.isawaitable(result):
+        try:
+            await result
+        except Exception:
+            log.exception("WebSocket event handler failed")
 
 
 class SocketBridge:
@@ -247,13 +256,7 @@ class SocketBridge:
             return False
         return True
 
-    @staticmethod
-    async def _await(result: Any) -> None:
-        if inspect.isawaitable(result):
-            try:
-                await result
-            except Exception:
-                log.exception("WebSocket event handler failed")
+    _await = staticmethod(await_handler)
 
     # -- shutdown ---------------------------------------------------------------------------------
     def close(self, code: int, reason: str) -> None:
