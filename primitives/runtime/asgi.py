@@ -18,8 +18,9 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol as TypingProtocol
 from urllib.parse import parse_qsl
 
 import orjson
@@ -34,7 +35,14 @@ from ..websocket import WebSocket
 from .bridge import CLOSE_GOING_AWAY, SocketBridge, await_handler
 from .scheduler import CronScheduler
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_WS_OUTBOUND_LIMIT", "EdgeroomApp", "as_asgi"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_WS_OUTBOUND_LIMIT",
+    "EdgeroomApp",
+    "Upgrade",
+    "as_asgi",
+    "new_request_id",
+]
 
 log = logging.getLogger("edgeroom.runtime")
 access_log = logging.getLogger("edgeroom.access")
@@ -60,6 +68,23 @@ _HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+
+
+class OpenSocket(TypingProtocol):
+    """A WebSocket the server holds open for the Worker (closed with 1001 at shutdown)."""
+
+    def close(self, code: int, reason: str) -> None: ...
+
+    async def wait_done(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Upgrade:
+    """An upgrade the Worker accepted: its end of the socket and the 101's headers."""
+
+    client: WebSocket
+    headers: list[tuple[bytes, bytes]]  # the Worker's (hop-by-hop ones left out) and x-request-id
+    subprotocol: str | None
 
 
 class _ClientGone(Exception):
@@ -108,7 +133,8 @@ class EdgeroomApp:
         self.shutdown_timeout = shutdown_timeout
         self.test_scheduled = test_scheduled
         self.wait_until = WaitUntilTracker()
-        self._bridges: set[SocketBridge] = set()
+        #: open sockets (ASGI bridges and direct connections) that shutdown must close
+        self._bridges: set[OpenSocket] = set()
         self._closing = False
         self._closed = False
         self._static = (
@@ -429,24 +455,14 @@ class EdgeroomApp:
         if self._closing:
             await send({"type": "websocket.close", "code": CLOSE_GOING_AWAY})
             return None
-        request = self._build_request(scope, None)
-        response = await self._call_fetch(request, request_id)
-        client = response.webSocket
-        if response.status != 101 or client is None:
-            await self._reject_upgrade(scope, send, response, request_id)
+        answer = await self.answer_upgrade(scope, request_id)
+        if isinstance(answer, Response):
+            await self._reject_upgrade(scope, send, answer, request_id)
             return None
-        accept: Message = {
-            "type": "websocket.accept",
-            "headers": [
-                (k.encode("latin-1"), v.encode("latin-1"))
-                for k, v in response.headers.raw()
-                if k not in _HOP_BY_HOP
-            ]
-            + [(b"x-request-id", request_id.encode())],
-        }
-        protocol = response.headers.get("sec-websocket-protocol")
-        if protocol:
-            accept["subprotocol"] = protocol
+        client = answer.client
+        accept: Message = {"type": "websocket.accept", "headers": answer.headers}
+        if answer.subprotocol:
+            accept["subprotocol"] = answer.subprotocol
         try:
             await send(accept)
         except BaseException as exc:  # the client left (or we were cancelled) mid-handshake
@@ -458,6 +474,26 @@ class EdgeroomApp:
             await await_handler(result)
             return None
         return client
+
+    async def answer_upgrade(self, scope: Scope, request_id: str) -> Upgrade | Response:
+        """The Worker's answer to a WebSocket upgrade: what to accept with, or its refusal.
+
+        Shared by the ASGI path and uvicorn's direct protocol (:mod:`.websocket_protocol`).
+        """
+        if self._closing:
+            return Response("server shutting down", status=503)
+        request = self._build_request(scope, None)
+        response = await self._call_fetch(request, request_id)
+        client = response.webSocket
+        if response.status != 101 or client is None:
+            return response
+        headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in response.headers.raw()
+            if k not in _HOP_BY_HOP
+        ]
+        headers.append((b"x-request-id", request_id.encode()))
+        return Upgrade(client, headers, response.headers.get("sec-websocket-protocol") or None)
 
     async def _reject_upgrade(
         self, scope: Scope, send: Send, response: Response, request_id: str

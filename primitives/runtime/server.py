@@ -25,6 +25,7 @@ from ..env import build_env, load_main_module
 from ..errors import ConfigError
 from .asgi import DEFAULT_MAX_BODY_BYTES, EdgeroomApp
 from .logs import configure_logging
+from .websocket_protocol import WorkerWebSocketProtocol
 
 __all__ = [
     "DEFAULT_WS_MAX_SIZE",
@@ -99,8 +100,13 @@ def uvicorn_config(
     ws_per_message_deflate: bool = DEFAULT_WS_PER_MESSAGE_DEFLATE,
     timeout_graceful_shutdown: float = 10.0,
     log_level: str = "info",
+    direct_websockets: bool = True,
     **options: Any,
 ) -> uvicorn.Config:
+    """uvicorn's settings for ``app``; WebSockets go straight to the Worker unless
+    ``direct_websockets`` is False (then through ASGI and :class:`~.bridge.SocketBridge`)."""
+    if direct_websockets:
+        options.setdefault("ws", WorkerWebSocketProtocol.factory(app))
     return uvicorn.Config(
         app,
         host=host,
