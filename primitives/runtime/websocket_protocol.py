@@ -175,6 +175,8 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         self._compressed = False
         self._head = b""  # the upgrade request, until it is complete
         self._early: list[bytes] | None = None  # bytes that came while the Worker was asked
+        self._corked: list[bytes] | None = None  # the 101 and the frames that join its write
+        self._end_after_cork = False
         self._client: WebSocket | None = None
         self._request_id = ""
         self._answering: asyncio.Task[None] | None = None
@@ -411,11 +413,17 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         headers = [*self.server_state.default_headers, *accept_headers, *answer.headers]
         if answer.subprotocol:
             headers.append((b"sec-websocket-protocol", answer.subprotocol.encode("latin-1")))
-        transport.write(_http_response(101, headers, b""))
         self._client = client
         self._open = True
         self.app._bridges.add(self)
+        # The frames the Worker sent before the 101 (a welcome) go out in the same write.
+        self._corked = [_http_response(101, headers, b"")]
         client._attach_transport(self._from_worker)
+        corked, self._corked = self._corked, None
+        transport.write(b"".join(corked))
+        if self._end_after_cork:
+            transport.close()
+            return
         self._start_keepalive()
         early, self._early = self._early, None
         for data in early or ():
@@ -581,7 +589,10 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
                 self._send_close(CLOSE_SLOW_CONSUMER, "client too slow: send buffer full")
                 self._after_inbound(self._tell_worker, None)
                 return
-            transport.write(frame)
+            if self._corked is not None:
+                self._corked.append(frame)
+            else:
+                transport.write(frame)
         elif isinstance(event, CloseEvent):
             self._send_close(1000 if event.code in _ABNORMAL else event.code, event.reason)
         else:
@@ -601,8 +612,13 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        end = data[-1] == b""  # websockets says: end of stream (after a close or an error)
+        if self._corked is not None:
+            self._corked.append(b"".join(data))
+            self._end_after_cork = self._end_after_cork or end
+            return
         transport.write(b"".join(data))
-        if data[-1] == b"":  # websockets says: end of stream (after a close or an error)
+        if end:
             transport.close()
 
     def _abort(self) -> None:

@@ -101,10 +101,12 @@ async def test_the_101_carries_the_accept_key_and_the_request_id(echo_url: str) 
     try:
         writer.write(_request())
         await writer.drain()
-        # Sent without waiting for the 101: before it or after it, the frame is not lost.
-        writer.write(_masked_text("early"))
-        await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        # (A frame sent in the same packet as the request would be dropped by uvicorn's HTTP
+        # parser, which hands over the request alone; one that comes while the Worker is being
+        # asked is kept: test_frames_that_come_before_the_101_go_to_the_worker_after_it.)
+        writer.write(_masked_text("hello"))
+        await writer.drain()
         echoed = await asyncio.wait_for(reader.readexactly(7), 5)
     finally:
         writer.close()
@@ -113,7 +115,7 @@ async def test_the_101_carries_the_accept_key_and_the_request_id(echo_url: str) 
     expected = wsp._accept_key(KEY).encode().lower()
     assert b"sec-websocket-accept: " + expected in lines
     assert any(line.startswith(b"x-request-id: ") for line in lines)
-    assert echoed == b"\x81\x05early"
+    assert echoed == b"\x81\x05hello"
 
 
 async def test_a_fragmented_message_reaches_the_worker_whole(echo_url: str) -> None:
@@ -183,11 +185,14 @@ class _Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = b""
+        self.writes = 0
         self.closed = False
         self.reading = True
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        assert not self.closed, "written after close"
         self.written += bytes(data)
+        self.writes += 1
 
     def close(self) -> None:
         self.closed = True
@@ -211,9 +216,9 @@ class _Transport(asyncio.Transport):
 
 
 async def _opened(
-    tmp_path: Path, early: bytes = b""
+    tmp_path: Path, early: bytes = b"", entrypoint: type[Any] | None = None
 ) -> tuple[WorkerWebSocketProtocol, _Transport, Any]:
-    app = create_app(ECHO_CONFIG, data_dir=tmp_path)
+    app = create_app(ECHO_CONFIG, data_dir=tmp_path, entrypoint=entrypoint)
     config = SimpleNamespace(
         ws_per_message_deflate=False,
         ws_max_size=1024 * 1024,
@@ -232,7 +237,11 @@ async def _opened(
     await protocol._answering
     assert transport.written.startswith(b"HTTP/1.1 101 ")
     transport.written = transport.written.partition(b"\r\n\r\n")[2]
-    return protocol, transport, sys.modules[app.entrypoint.__module__].CLOSE_EVENTS
+    return (
+        protocol,
+        transport,
+        getattr(sys.modules[app.entrypoint.__module__], "CLOSE_EVENTS", None),
+    )
 
 
 async def test_no_pong_in_time_closes_with_1011_and_the_worker_hears_1006(tmp_path: Path) -> None:
@@ -253,6 +262,49 @@ async def test_no_pong_in_time_closes_with_1011_and_the_worker_hears_1006(tmp_pa
     protocol.connection_lost(None)
     await asyncio.wait_for(protocol.wait_done(), 5)
     assert close_events == [(1006, "WebSocket disconnected without sending Close frame.", False)]
+
+
+async def test_frames_sent_before_the_101_share_its_write(tmp_path: Path) -> None:
+    transport = _Transport()
+    app = create_app(ECHO_CONFIG, data_dir=tmp_path, entrypoint=_WhoIsThere)
+    config = SimpleNamespace(
+        ws_per_message_deflate=False,
+        ws_max_size=1024,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        proxy_headers=False,
+    )
+    state = SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
+    protocol = WorkerWebSocketProtocol.factory(app)(config, state, {})
+    protocol.connection_made(transport)
+    protocol.data_received(_request())
+    assert protocol._answering is not None
+    await protocol._answering
+    head, _, frame = transport.written.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 ")
+    assert frame == b"\x81\x09127.0.0.1"  # the Worker's first frame, sent before its 101
+    assert transport.writes == 1  # one write (one system call) for both
+    protocol.connection_lost(None)
+
+
+class _ClosesAtOnce(WorkerEntrypoint):
+    async def fetch(self, request: Request) -> Response:
+        client, server = WebSocketPair()
+        server.accept()
+        server.send("bye")
+        server.close(4001, "go away")
+        return Response(None, status=101, web_socket=client)
+
+
+async def test_a_close_sent_before_the_101_follows_it(tmp_path: Path) -> None:
+    protocol, transport, _ = await _opened(tmp_path, entrypoint=_ClosesAtOnce)
+    text = _parse_frame(transport.written[:5])
+    assert bytes(text.data) == b"bye"
+    close = _parse_frame(transport.written[5:])
+    assert close.opcode is Opcode.CLOSE
+    assert struct.unpack("!H", close.data[:2])[0] == 4001 and close.data[2:] == b"go away"
+    assert not transport.closed  # waiting for the client's close frame (or the close timeout)
+    protocol.connection_lost(None)
 
 
 async def test_frames_that_come_before_the_101_go_to_the_worker_after_it(
