@@ -20,8 +20,13 @@ stays for any other server):
   connection (the Worker hears 1006).
 
 With ``--ws-per-message-deflate`` the handshake is negotiated by websockets (permessage-deflate)
-and frames are written through it, compressed. The close codes the Worker hears are those of
-the ASGI path (docs/runtime.md, "WebSockets").
+and frames are written through it, compressed. What the Worker and the client see is in
+docs/runtime.md, "WebSockets".
+
+A departure from the design's "ASGI adapter" (design.md): HTTP requests still go through ASGI,
+but for WebSockets the ASGI conversions were a third of the server's CPU per join and most of its
+memory per idle connection (docs/benchmarks.md), and the server is ours to choose under
+``edgeroom serve``. The Worker-facing contract is the same either way.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The raw peer's protocol as a bare ASGI app on uvicorn: what uvicorn itself costs.
 
-edgeroom's container runtime is an ASGI app on uvicorn (uvloop, websockets' sans-I/O protocol,
-no permessage-deflate, pings every 20 s); this peer runs on the same server with the same
-settings and does nothing else: a client connects to ``ws://host:port/<room>``, is sent
-``welcome``, and every text frame it sends goes to everyone in the room. Its join and fan-out
-figures are the floor any ASGI app on uvicorn starts from. Not in the default server list:
+edgeroom's container runtime is an ASGI app on uvicorn (uvloop, httptools, no permessage-deflate,
+pings every 20 s), whose WebSockets skip ASGI (primitives/runtime/websocket_protocol.py). This
+peer runs on uvicorn with uvicorn's own WebSocket protocol and does nothing else: a client
+connects to ``ws://host:port/<room>``, is sent ``welcome``, and every text frame it sends goes to
+everyone in the room. Its join and fan-out figures are the floor any ASGI app on uvicorn starts
+from. Not in the default server list:
 ``python -m bench.chatload --servers edgeroom,raw,uvicorn``.
 """
 
