@@ -215,10 +215,8 @@ class _Transport(asyncio.Transport):
         )
 
 
-async def _opened(
-    tmp_path: Path, early: bytes = b"", entrypoint: type[Any] | None = None
-) -> tuple[WorkerWebSocketProtocol, _Transport, Any]:
-    app = create_app(ECHO_CONFIG, data_dir=tmp_path, entrypoint=entrypoint)
+def _connected(app: Any) -> tuple[WorkerWebSocketProtocol, _Transport, Any]:
+    """A protocol for ``app`` on a fake transport, as uvicorn makes one for an upgrade."""
     config = SimpleNamespace(
         ws_per_message_deflate=False,
         ws_max_size=1024 * 1024,
@@ -230,6 +228,14 @@ async def _opened(
     protocol = WorkerWebSocketProtocol.factory(app)(config, state, {})
     transport = _Transport()
     protocol.connection_made(transport)
+    return protocol, transport, state
+
+
+async def _opened(
+    tmp_path: Path, early: bytes = b"", entrypoint: type[Any] | None = None
+) -> tuple[WorkerWebSocketProtocol, _Transport, Any]:
+    app = create_app(ECHO_CONFIG, data_dir=tmp_path, entrypoint=entrypoint)
+    protocol, transport, _ = _connected(app)
     protocol.data_received(_request())
     if early:
         protocol.data_received(early)  # while the Worker is still being asked
@@ -265,18 +271,8 @@ async def test_no_pong_in_time_closes_with_1011_and_the_worker_hears_1006(tmp_pa
 
 
 async def test_frames_sent_before_the_101_share_its_write(tmp_path: Path) -> None:
-    transport = _Transport()
     app = create_app(ECHO_CONFIG, data_dir=tmp_path, entrypoint=_WhoIsThere)
-    config = SimpleNamespace(
-        ws_per_message_deflate=False,
-        ws_max_size=1024,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        proxy_headers=False,
-    )
-    state = SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
-    protocol = WorkerWebSocketProtocol.factory(app)(config, state, {})
-    protocol.connection_made(transport)
+    protocol, transport, _ = _connected(app)
     protocol.data_received(_request())
     assert protocol._answering is not None
     await protocol._answering
@@ -338,17 +334,7 @@ async def test_a_client_gone_while_the_worker_answers_is_a_1006_for_the_worker(
     app = create_app(ECHO_CONFIG, data_dir=tmp_path)
     close_events = sys.modules[app.entrypoint.__module__].CLOSE_EVENTS
     close_events.clear()
-    config = SimpleNamespace(
-        ws_per_message_deflate=False,
-        ws_max_size=1024,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        proxy_headers=False,
-    )
-    state = SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
-    protocol = WorkerWebSocketProtocol.factory(app)(config, state, {})
-    transport = _Transport()
-    protocol.connection_made(transport)
+    protocol, transport, state = _connected(app)
     protocol.data_received(_request())
     protocol.connection_lost(ConnectionResetError())  # before the Worker answered
     assert protocol._answering is not None
