@@ -74,10 +74,10 @@ _ABNORMAL = frozenset({1005, 1006, 1015})
 CLOSE_TIMEOUT = 10.0
 _TEXT, _BINARY = 0x81, 0x82  # FIN + opcode: a whole, unmasked, uncompressed server frame
 
-#: The last text framed and its frame: a room's broadcast sends one str to every member.
 _Buffer = bytes | bytearray | memoryview
-_last_text: str | None = None
-_last_frame = b""
+#: The last text framed, with its frame: a room's broadcast sends one str to every member. One
+#: tuple, so that servers on other threads (tests) never see a text with another's frame.
+_last_framed: tuple[str, bytes] = ("", b"\x81\x00")
 
 
 def _frame(first: int, payload: bytes) -> bytes:
@@ -90,11 +90,13 @@ def _frame(first: int, payload: bytes) -> bytes:
 
 
 def _text_frame(text: str) -> bytes:
-    global _last_text, _last_frame
-    if text is not _last_text:
-        _last_frame = _frame(_TEXT, text.encode())
-        _last_text = text
-    return _last_frame
+    global _last_framed
+    last = _last_framed
+    if last[0] is text:
+        return last[1]
+    frame = _frame(_TEXT, text.encode())
+    _last_framed = (text, frame)
+    return frame
 
 
 def _accept_key(key: str) -> str:
