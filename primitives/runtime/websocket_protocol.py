@@ -45,10 +45,11 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from websockets.datastructures import Headers as WSHeaders
+from websockets.exceptions import ProtocolError
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from websockets.frames import Frame, Opcode
+from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request as WSRequest
-from websockets.protocol import OPEN
+from websockets.protocol import CLOSING, OPEN
 from websockets.server import ServerProtocol
 
 from ..http import Response
@@ -94,7 +95,11 @@ def _text_frame(text: str) -> bytes:
     last = _last_framed
     if last[0] is text:
         return last[1]
-    frame = _frame(_TEXT, text.encode())
+    try:
+        payload = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: U+FFFD in its place, as JavaScript encodes it
+        payload = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
+    frame = _frame(_TEXT, payload)
     _last_framed = (text, frame)
     return frame
 
@@ -183,7 +188,8 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         self._head = b""  # the upgrade request, until it is complete
         self._early: list[bytes] | None = None  # bytes that came while the Worker was asked
         self._corked: list[bytes] | None = None  # the 101 and the frames that join its write
-        self._end_after_cork = False
+        self._refused = False  # an HTTP answer was written instead of a 101
+        self._write_paused = False  # the transport's buffer is over its high-water mark
         self._client: WebSocket | None = None
         self._request_id = ""
         self._answering: asyncio.Task[None] | None = None
@@ -193,7 +199,7 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         self._lost = False
         #: events from the client waiting behind a handler the Worker has not finished
         self._inbound: deque[Callable[[], Any]] | None = None
-        self._fragments: list[_Buffer] | None = None
+        self._fragments: bytearray | None = None
         self._fragments_text = False
         self._failed = False  # a text message was not UTF-8: closed with 1007
         self._closing_queued = False
@@ -229,24 +235,48 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         self.server_state.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.conn is None or not self._open:
-            if self._answering is not None:  # frames sent before the 101: kept for after it
-                if self._early is None:
-                    self._early = []
-                self._early.append(data)
-                return
+        if self._open:
+            self._receive(data)
+        elif self._refused:
+            return  # the answer is written and the connection closing: nothing more is read
+        elif self._answering is not None:
+            # Frames sent before the 101 (RFC 6455 says to wait for it): this read is kept for
+            # after it, and no more is read until then.
+            if self._early is None:
+                self._early = []
+            self._early.append(data)
+            if self.transport is not None:
+                self.transport.pause_reading()
+        else:
             self._read_handshake(data)
-            return
-        self._receive(data)
 
     def eof_received(self) -> bool | None:
         return None  # the transport closes; connection_lost tells the Worker
 
     def pause_writing(self) -> None:
-        pass  # frames stay in the transport's buffer; ``outbound_limit`` bounds it
+        # Frames from the Worker stay in the transport's buffer (``outbound_limit`` bounds it);
+        # reading stops too, so a client that does not read cannot make us queue pongs.
+        self._write_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        pass
+        self._write_paused = False
+        self._resume_reading()
+
+    def _resume_reading(self) -> None:
+        """Read again, unless a handler, a full buffer or the handshake still holds reading."""
+        transport = self.transport
+        if (
+            transport is None
+            or self._lost
+            or not self._open
+            or self._inbound is not None
+            or self._write_paused
+            or transport.is_closing()
+        ):
+            return
+        transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -371,9 +401,10 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
         ]
+        self._refused = True
         if not self.transport.is_closing():
             self.transport.write(_http_response(status, headers, body))
-            self.transport.close()
+            self._close_transport()
 
     async def _answer(
         self, scope: dict[str, Any], accept_headers: list[tuple[bytes, bytes]]
@@ -386,16 +417,25 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
             if self._scope_filter is not None:
                 scope = await self._scope_filter(scope)
             answer = await self.app.answer_upgrade(scope, request_id)
+            if isinstance(answer, Response):
+                await self._reject(answer, request_id)
+            else:
+                self._accept(answer, accept_headers)
         except Exception:
             log.exception("WebSocket upgrade failed", extra={"request_id": request_id})
-            self._write_http(
-                500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error"
-            )
-            return
-        if isinstance(answer, Response):
-            await self._reject(answer, request_id)
-            return
-        self._accept(answer, accept_headers)
+            if not self._open:
+                self._write_http(
+                    500,
+                    [(b"content-type", b"text/plain; charset=utf-8")],
+                    b"Internal Server Error",
+                )
+            else:  # the 101 is out: the connection is dropped and the Worker hears 1006
+                if self.transport is not None:
+                    self.transport.abort()
+                self._after_inbound(self._tell_worker, None)
+        finally:
+            self._answering = None
+            self._finish_if_idle()
 
     async def _reject(self, response: Response, request_id: str) -> None:
         body = await response.bytes() if response.body is not None else b""
@@ -425,18 +465,18 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         self.app._bridges.add(self)
         # The frames the Worker sent before the 101 (a welcome) go out in the same write.
         self._corked = [_http_response(101, headers, b"")]
-        client._attach_transport(self._from_worker)
-        corked, self._corked = self._corked, None
-        transport.write(b"".join(corked))
-        if self._end_after_cork:
-            transport.close()
-            return
+        try:
+            client._attach_transport(self._from_worker)
+        finally:
+            corked, self._corked = self._corked, None
+            transport.write(b"".join(corked))
         self._start_keepalive()
         early, self._early = self._early, None
         for data in early or ():
             if self._lost:
                 break
             self._receive(data)
+        self._resume_reading()
 
     # -- frames from the client ----------------------------------------------------------------------
     def _receive(self, data: bytes) -> None:
@@ -466,16 +506,16 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         opcode = frame.opcode
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if not frame.fin:
-                self._fragments, self._fragments_text = [frame.data], opcode is Opcode.TEXT
+                self._fragments, self._fragments_text = bytearray(frame.data), opcode is Opcode.TEXT
                 return None
             return self._message_thunk(conn, frame.data, opcode is Opcode.TEXT)
         if opcode is Opcode.CONT:
             if self._fragments is None:
                 return None  # websockets refused it already (protocol error)
-            self._fragments.append(frame.data)
+            self._fragments += frame.data
             if not frame.fin:
                 return None
-            data, self._fragments = b"".join(self._fragments), None
+            data, self._fragments = bytes(self._fragments), None
             return self._message_thunk(conn, data, self._fragments_text)
         if (
             opcode is Opcode.PONG
@@ -515,10 +555,10 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
     def _closing_thunk(self, conn: ServerProtocol) -> Callable[[], Any]:
         received, sent = conn.close_rcvd, conn.close_sent
         event: CloseEvent | None
-        if received is not None:
-            event = CloseEvent(received.code, received.reason, received.code not in _ABNORMAL)
+        if received is not None:  # a close frame came: a clean close, with or without a code
+            event = CloseEvent(int(received.code), received.reason, True)
         elif sent is not None:  # the client broke the protocol: 1002, 1007, 1009
-            event = CloseEvent(sent.code, sent.reason, True)
+            event = CloseEvent(int(sent.code), sent.reason, True)
         else:
             event = None  # the stream ended mid-frame: 1006
         self._close_sent = True  # nothing goes out after the close websockets wrote
@@ -544,15 +584,16 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
 
     async def _drain(self, first: Awaitable[Any]) -> None:
         """Await the Worker's handler, then the events that queued behind it; read again."""
-        await await_handler(first)
-        inbound = self._inbound
-        while inbound:
-            result = inbound.popleft()()
-            if result is not None and inspect.isawaitable(result):
-                await await_handler(result)
-        self._inbound = None
-        if self.transport is not None and not self._lost and not self.transport.is_closing():
-            self.transport.resume_reading()
+        try:
+            await await_handler(first)
+            inbound = self._inbound
+            while inbound:
+                result = inbound.popleft()()
+                if result is not None and inspect.isawaitable(result):
+                    await await_handler(result)
+        finally:
+            self._inbound = None
+            self._resume_reading()
 
     def _after_inbound(self, thunk: Callable[[Any], Any], arg: Any) -> None:
         self._run_inbound([lambda: thunk(arg)])
@@ -611,27 +652,41 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
             return
         self._close_sent = True
         self._stop_timers()
-        conn.send_close(code, reason)
-        self._write_out(conn.data_to_send())
+        try:
+            conn.send_close(code, reason)
+            data = conn.data_to_send()
+        except ProtocolError:
+            # A code Workers allows but websockets will not send (1016-2999, reserved by RFC
+            # 6455): the frame is written as given, as workerd does.
+            data = [_frame(0x88, struct.pack("!H", code) + reason.encode())]
+            conn.close_sent, conn.state = Close(code, reason), CLOSING
+        self._write_out(data)
         self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._abort)
 
     def _write_out(self, data: list[bytes]) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        end = data[-1] == b""  # websockets says: end of stream (after a close or an error)
-        if self._corked is not None:
+        if self._corked is not None:  # only a close can come before the 101 is written
             self._corked.append(b"".join(data))
-            self._end_after_cork = self._end_after_cork or end
             return
         transport.write(b"".join(data))
-        if end:
-            transport.close()
+        if data[-1] == b"":  # websockets says: end of stream (after a close or an error)
+            self._close_transport()
+
+    def _close_transport(self) -> None:
+        """Close once what is buffered is written; drop it if the client does not read it."""
+        transport = self.transport
+        if transport is None:
+            return
+        transport.close()
+        if transport.get_write_buffer_size() and self._close_timer is None:
+            self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._abort)
 
     def _abort(self) -> None:
         self._close_timer = None
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort()  # close() would wait for a client that does not read
 
     # -- keepalive --------------------------------------------------------------------------------------
     def _start_keepalive(self) -> None:
@@ -661,7 +716,7 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
             return
         self._send_close(_CLOSE_INTERNAL_ERROR, "keepalive ping timeout")
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort()
         self._after_inbound(self._tell_worker, None)
 
     def _stop_timers(self) -> None:

@@ -187,6 +187,8 @@ class _Transport(asyncio.Transport):
         self.written = b""
         self.writes = 0
         self.closed = False
+        self.aborted = False
+        self.buffered = 0  # what get_write_buffer_size() says
         self.reading = True
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -197,11 +199,14 @@ class _Transport(asyncio.Transport):
     def close(self) -> None:
         self.closed = True
 
+    def abort(self) -> None:
+        self.closed = self.aborted = True
+
     def is_closing(self) -> bool:
         return self.closed
 
     def get_write_buffer_size(self) -> int:
-        return 0
+        return self.buffered
 
     def pause_reading(self) -> None:
         self.reading = False
@@ -346,3 +351,123 @@ async def test_a_client_gone_while_the_worker_answers_is_a_1006_for_the_worker(
         await asyncio.sleep(0.01)
     assert close_events == [(1006, "WebSocket disconnected without sending Close frame.", False)]
     assert not state.connections
+
+
+# -- what the review of the first version found ----------------------------------------------------
+
+
+class _ClosesWith(WorkerEntrypoint):
+    """Closes with the code the first message names; refuses /refuse with a bad header."""
+
+    async def fetch(self, request: Request) -> Response:
+        if request.url.endswith("/refuse"):
+            return Response("no", status=403, headers={"x-note": "caf\u00e9 \u2615"})
+        client, server = WebSocketPair()
+        server.accept()
+
+        def on_message(event: Any) -> None:
+            if event.data == "surrogate":
+                server.send("a\ud800b")
+            else:
+                server.close(int(event.data), "closing")
+
+        server.addEventListener("message", on_message)
+        return Response(None, status=101, web_socket=client)
+
+
+async def test_a_close_code_websockets_will_not_send_is_written_as_given(tmp_path: Path) -> None:
+    protocol, transport, _ = await _opened(tmp_path, entrypoint=_ClosesWith)
+    protocol.data_received(_masked_text("2000"))  # Workers allows 1016-2999; websockets does not
+    await _written(transport)
+    close = _parse_frame(transport.written)
+    assert close.opcode is Opcode.CLOSE
+    assert (struct.unpack("!H", close.data[:2])[0], close.data[2:]) == (2000, b"closing")
+    assert protocol._close_timer is not None  # the client's answer is awaited, not forever
+    protocol._abort()
+    assert transport.aborted
+    protocol.connection_lost(None)
+
+
+async def test_a_lone_surrogate_goes_out_as_u_fffd(tmp_path: Path) -> None:
+    protocol, transport, _ = await _opened(tmp_path, entrypoint=_ClosesWith)
+    protocol.data_received(_masked_text("surrogate"))
+    await _written(transport)
+    assert bytes(_parse_frame(transport.written).data) == "a\ufffdb".encode()
+    protocol.connection_lost(None)
+
+
+async def test_a_refusal_that_cannot_be_written_is_a_500_not_a_hang(tmp_path: Path) -> None:
+    app = create_app(ECHO_CONFIG, data_dir=tmp_path, entrypoint=_ClosesWith)
+    protocol, transport, _ = _connected(app)
+    protocol.data_received(_request("/refuse"))
+    assert protocol._answering is not None
+    await protocol._answering
+    assert transport.written.startswith(b"HTTP/1.1 500 ")  # the header is not latin-1
+    assert transport.closed
+    protocol.data_received(_request())  # nothing more is read from a refused connection
+    assert protocol._answering is None
+    protocol.connection_lost(None)
+
+
+async def test_a_client_that_does_not_read_cannot_pile_up_pongs(tmp_path: Path) -> None:
+    protocol, transport, _ = await _opened(tmp_path)
+    protocol.pause_writing()  # the transport's buffer passed its high-water mark
+    assert not transport.reading  # so no more pings are read (each would queue a pong)
+    protocol.resume_writing()
+    assert transport.reading
+    protocol.connection_lost(None)
+
+
+async def test_frames_before_the_101_stop_reading_until_it_is_written(tmp_path: Path) -> None:
+    app = create_app(ECHO_CONFIG, data_dir=tmp_path)
+    protocol, transport, _ = _connected(app)
+    protocol.data_received(_request())
+    protocol.data_received(_masked_text("early"))
+    assert not transport.reading  # one read is kept for the Worker, no more
+    assert protocol._answering is not None
+    await protocol._answering
+    assert transport.reading
+    protocol.connection_lost(None)
+
+
+async def test_a_client_that_does_not_read_its_close_is_dropped(tmp_path: Path) -> None:
+    protocol, transport, close_events = await _opened(tmp_path)
+    transport.buffered = 1 << 20  # a megabyte the client never reads
+    protocol.data_received(_masked_close(1000))  # its close: answered, then the stream ends
+    assert transport.closed and not transport.aborted
+    assert protocol._close_timer is not None  # close() waits for the buffer: not for ever
+    protocol._abort()
+    assert transport.aborted
+    protocol.connection_lost(None)
+    await asyncio.wait_for(protocol.wait_done(), 5)
+    assert close_events[-1] == (1000, "", True)
+    assert type(close_events[-1][0]) is int  # not websockets' CloseCode: it must clone
+
+
+async def test_a_close_frame_without_a_code_is_a_clean_1005(tmp_path: Path) -> None:
+    protocol, _, close_events = await _opened(tmp_path)
+    close_events.clear()
+    protocol.data_received(b"\x88\x80" + os.urandom(4))  # an empty (masked) close frame
+    await asyncio.sleep(0)
+    protocol.connection_lost(None)
+    await asyncio.wait_for(protocol.wait_done(), 5)
+    assert close_events == [(1005, "", True)]
+
+
+async def _written(transport: _Transport) -> None:
+    """Let the loop run until the Worker's listener (called soon after a message) has written."""
+    for _ in range(100):
+        if transport.written:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("nothing was written")
+
+
+def _masked_close(code: int) -> bytes:
+    payload = struct.pack("!H", code)
+    mask = os.urandom(4)
+    return (
+        bytes((0x88, 0x80 | len(payload)))
+        + mask
+        + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    )
