@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,19 +67,25 @@ def _join_plot(records: Sequence[Record], path: Path) -> bool:
         return False
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for server in sorted({r["server"] for r in joins}):
-        mine = sorted(
-            (r for r in joins if r["server"] == server), key=lambda r: r["params"]["clients"]
-        )
+        sizes = sorted({r["params"]["clients"] for r in joins if r["server"] == server})
+
+        def median(metric: str, clients: int, server: str = server) -> float:
+            return statistics.median(
+                float(r["metrics"][metric])
+                for r in joins
+                if r["server"] == server and r["params"]["clients"] == clients
+            )
+
         axes.plot(
-            [r["params"]["clients"] for r in mine],
-            [r["metrics"]["all_ready_s"] for r in mine],
+            sizes,
+            [median("all_ready_s", n) for n in sizes],
             marker="o",
             color=COLORS.get(server),
-            label=f"{server}: all ready",
+            label=f"{server}: all ready (median of rounds)",
         )
         axes.plot(
-            [r["params"]["clients"] for r in mine],
-            [r["metrics"]["join_p99_ms"] / 1000 for r in mine],
+            sizes,
+            [median("join_p99_ms", n) / 1000 for n in sizes],
             ":",
             marker=".",
             color=COLORS.get(server),

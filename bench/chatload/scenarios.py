@@ -163,9 +163,12 @@ def _prepared(run: LoadRun, settings: Settings) -> None:
 # -- join -------------------------------------------------------------------------------------------
 
 
-def join(server_name: str, count: int, settings: Settings) -> list[Record]:
-    """``count`` clients into one room: time until all are ready, per-client join latency."""
-    params = {"clients": count, "rooms": 1, "handshakes": settings.handshakes}
+def join(server_name: str, count: int, settings: Settings, round_: int = 1) -> list[Record]:
+    """``count`` clients into one room: time until all are ready, per-client join latency.
+
+    ``round_`` numbers the repeats of a run (each on a fresh server), kept in the params.
+    """
+    params = {"clients": count, "rooms": 1, "handshakes": settings.handshakes, "round": round_}
     with (
         running(server_name, settings.pinning, settings.profile("join", server_name)) as server,
         _load_run(server, make_clients("join", count, 1), settings) as run,
