@@ -1,14 +1,25 @@
-"""Sessions: a random token kept in KV (``SESSIONS``) with a TTL, sent as a cookie or bearer token."""
+"""Sessions: a random token kept in KV (``SESSIONS``) with a TTL, sent as a cookie or bearer token.
+
+An isolate remembers the sessions it made or read for up to ``CACHE_SECONDS`` (Workers KV's own
+default ``cacheTtl``: a read at one location may be served from its cache for that long), never
+past the session's expiry. Signing out here forgets the token at once; a session deleted
+elsewhere (another process, ``edgeroom kv key delete``) may still be accepted here for at most
+that long, as with Workers KV, whose deletes take up to 60 s to reach every location. A join
+(sign in, then open a room's socket) or a reconnect then costs no KV read.
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from app._runtime import Request
+from app.clock import now_ms
 from app.httputil import HttpError, cookie
+from app.per_binding import PerBinding
 
 __all__ = [
     "COOKIE_NAME",
@@ -28,6 +39,10 @@ GUEST_TTL_SECONDS = 24 * 3600
 _KEY_PREFIX = "session:"
 #: A token is 43 url-safe characters; anything else is refused before it reaches KV.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,128}")
+#: How long an isolate may accept a session it made or read without asking KV again.
+CACHE_SECONDS = 60
+#: Sessions remembered per isolate (least recently used ones are forgotten first).
+CACHE_ENTRIES = 20_000
 
 
 @dataclass(frozen=True)
@@ -41,13 +56,63 @@ class Session:
         return {"id": self.user_id, "name": self.name, "guest": self.guest}
 
 
+class _Remembered:
+    """Per ``SESSIONS`` binding: token -> (session, remembered until, in ms), least recent first."""
+
+    def __init__(self) -> None:
+        self._caches: PerBinding[OrderedDict[str, tuple[Session, int]]] = PerBinding()
+
+    def _cache(self, binding: Any) -> OrderedDict[str, tuple[Session, int]]:
+        cache = self._caches.get(binding)
+        if cache is None:
+            cache = OrderedDict()
+            self._caches.set(binding, cache)
+        return cache
+
+    def get(self, env: Any, token: str) -> Session | None:
+        cache = self._caches.get(env.SESSIONS)
+        found = cache.get(token) if cache is not None else None
+        if found is None or cache is None:
+            return None
+        session, until = found
+        if now_ms(env) >= until:
+            del cache[token]
+            return None
+        cache.move_to_end(token)
+        return session
+
+    def put(self, env: Any, session: Session, expires_ms: int | None) -> None:
+        until = now_ms(env) + CACHE_SECONDS * 1000
+        if expires_ms is not None:
+            until = min(until, expires_ms)
+        cache = self._cache(env.SESSIONS)
+        cache[session.token] = (session, until)
+        cache.move_to_end(session.token)
+        while len(cache) > CACHE_ENTRIES:
+            cache.popitem(last=False)
+
+    def forget(self, env: Any, token: str) -> None:
+        cache = self._caches.get(env.SESSIONS)
+        if cache is not None:
+            cache.pop(token, None)
+
+
+_remembered = _Remembered()
+
+
 async def create_session(env: Any, user_id: str, name: str, guest: bool) -> Session:
     token = secrets.token_urlsafe(32)
     ttl = GUEST_TTL_SECONDS if guest else MEMBER_TTL_SECONDS
+    expires_ms = now_ms(env) + ttl * 1000
     await env.SESSIONS.put(
-        _KEY_PREFIX + token, user_id, expirationTtl=ttl, metadata={"name": name, "guest": guest}
+        _KEY_PREFIX + token,
+        user_id,
+        expirationTtl=ttl,
+        metadata={"name": name, "guest": guest, "expires": expires_ms // 1000},
     )
-    return Session(token, user_id, name, guest)
+    session = Session(token, user_id, name, guest)
+    _remembered.put(env, session, expires_ms)
+    return session
 
 
 def token_from_request(request: Request) -> str | None:
@@ -65,11 +130,20 @@ async def session_from_request(env: Any, request: Request) -> Session | None:
     token = token_from_request(request)
     if token is None:
         return None
+    remembered = _remembered.get(env, token)
+    if remembered is not None:
+        return remembered
     found = await env.SESSIONS.getWithMetadata(_KEY_PREFIX + token)
     if found["value"] is None or not isinstance(found["metadata"], dict):
         return None
     meta = found["metadata"]
-    return Session(token, found["value"], str(meta.get("name", "")), bool(meta.get("guest")))
+    session = Session(token, found["value"], str(meta.get("name", "")), bool(meta.get("guest")))
+    expires = meta.get("expires")
+    if isinstance(expires, int) and not isinstance(expires, bool):
+        _remembered.put(env, session, expires * 1000)
+    # A session from before "expires" was kept in its metadata is not remembered: its expiry is
+    # unknown here, and a remembered session must never outlive it.
+    return session
 
 
 async def require_session(env: Any, request: Request) -> Session:
@@ -80,4 +154,5 @@ async def require_session(env: Any, request: Request) -> Session:
 
 
 async def delete_session(env: Any, token: str) -> None:
+    _remembered.forget(env, token)
     await env.SESSIONS.delete(_KEY_PREFIX + token)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app import sessions
+from app.clock import now_ms
 from primitives.env import Env
 from tests.app.chat.conftest import Client, sign_up
 
@@ -109,4 +111,56 @@ async def test_guests_and_forged_tokens(chat_env: Env) -> None:
 async def test_sessions_expire(chat_env: Env) -> None:
     ann = await sign_up(chat_env, "ann")
     chat_env.clock.advance(7 * 24 * 3600 + 1)
+    assert (await ann.call("GET", "/api/me"))[0] == 401
+
+
+async def test_a_session_is_remembered_for_a_minute_never_past_its_end(chat_env: Env) -> None:
+    ann = await sign_up(chat_env, "ann")
+    assert ann.token is not None
+    # Deleted behind this isolate's back (another process, the CLI): still known here, as a
+    # Workers KV read may be served from a location's cache, for at most CACHE_SECONDS.
+    await chat_env.SESSIONS.delete("session:" + ann.token)
+    assert (await ann.call("GET", "/api/me"))[0] == 200
+    chat_env.clock.advance(sessions.CACHE_SECONDS)
+    assert (await ann.call("GET", "/api/me"))[0] == 401
+
+
+async def test_signing_out_forgets_the_session_at_once(chat_env: Env) -> None:
+    ann = await sign_up(chat_env, "ann")
+    assert (await ann.call("POST", "/api/auth/logout"))[0] == 204
+    assert (await ann.call("GET", "/api/me"))[0] == 401
+
+
+async def test_a_session_read_from_kv_is_remembered_until_its_expiry(chat_env: Env) -> None:
+    ann = await sign_up(chat_env, "ann")
+    assert ann.token is not None
+    key = "session:" + ann.token
+    stored = await chat_env.SESSIONS.getWithMetadata(key)
+    # Made by another process: this one has never seen it, and it ends in 30 s (as its
+    # metadata says; KV keeps a key at least 60 s).
+    sessions._remembered.forget(chat_env, ann.token)
+    expires = now_ms(chat_env) // 1000 + 30
+    await chat_env.SESSIONS.put(
+        key,
+        stored["value"],
+        expirationTtl=90,
+        metadata={**stored["metadata"], "expires": expires},
+    )
+    assert (await ann.call("GET", "/api/me"))[0] == 200  # read from KV, and remembered
+    await chat_env.SESSIONS.delete(key)
+    assert (await ann.call("GET", "/api/me"))[0] == 200  # remembered
+    chat_env.clock.advance(30)
+    assert (await ann.call("GET", "/api/me"))[0] == 401  # its expiry wins over the minute
+
+
+async def test_a_session_without_a_known_expiry_is_not_remembered(chat_env: Env) -> None:
+    ann = await sign_up(chat_env, "ann")
+    assert ann.token is not None
+    key = "session:" + ann.token
+    stored = await chat_env.SESSIONS.getWithMetadata(key)
+    sessions._remembered.forget(chat_env, ann.token)
+    old_style = {k: v for k, v in stored["metadata"].items() if k != "expires"}
+    await chat_env.SESSIONS.put(key, stored["value"], metadata=old_style)  # made before "expires"
+    assert (await ann.call("GET", "/api/me"))[0] == 200
+    await chat_env.SESSIONS.delete(key)
     assert (await ann.call("GET", "/api/me"))[0] == 401
