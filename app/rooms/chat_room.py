@@ -103,6 +103,7 @@ class ChatRoom(DurableObject):
         # Feature flags (docs/flags.md): pushed by FlagsHub once this room has registered.
         self.flags = Snapshot()
         self._flags_registered = False
+        self._flags_asking: asyncio.Future[None] | None = None  # a register() in flight
         self.ctx.blockConcurrencyWhile(self._load)
 
     # -- loading ---------------------------------------------------------------------------------
@@ -481,15 +482,27 @@ class ChatRoom(DurableObject):
 
     # -- feature flags --------------------------------------------------------------------------------
     async def _register_for_flags(self) -> None:
-        """Once per wake: ask FlagsHub for pushes (the answer is the current flag set)."""
+        """Once per wake: ask FlagsHub for pushes (the answer is the current flag set).
+
+        Joins that come while the question is out wait for its answer instead of asking again
+        (a room woken by a burst of joins asks once, not once per join).
+        """
         if self._flags_registered:
             return
+        asking = self._flags_asking
+        if asking is not None:
+            await asyncio.shield(asking)  # defaults apply if it failed, as for the asker
+            return
+        self._flags_asking = asyncio.get_running_loop().create_future()
         try:
             hub = self.env.FLAGS_HUB.getByName(HUB_NAME)
             self._apply_flags(await hub.register(self.ctx.id.toString()))
             self._flags_registered = True
         except Exception:  # flags are not worth refusing a connection for: defaults apply
             log.warning("flags hub unreachable", extra={"room": self.room}, exc_info=True)
+        finally:
+            answered, self._flags_asking = self._flags_asking, None
+            answered.set_result(None)
 
     def _apply_flags(self, data: Any) -> bool:
         snapshot = Snapshot.from_json(data)

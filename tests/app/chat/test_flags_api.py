@@ -339,3 +339,63 @@ async def test_a_hibernated_room_keeps_its_flags_and_still_gets_pushes(env: Env)
     assert (await a.recv("flags.changed"))["values"] == {"message-edits": True}
     a.send(type="chat.edit", nonce="e2", target=1, text="fixed")
     assert (await a.recv("chat.edited"))["text"] == "fixed"
+
+
+async def test_a_room_woken_by_a_burst_of_joins_asks_the_hub_once(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.rooms.flags_hub import FlagsHub
+
+    asked: list[str] = []
+    register = FlagsHub.register
+
+    async def counting(self: FlagsHub, room_id: str) -> dict[str, Any]:
+        asked.append(room_id)
+        return await register(self, room_id)
+
+    monkeypatch.setattr(FlagsHub, "register", counting)
+    assert (await put(operator(env), "new-composer", {"enabled": False}))[0] == 201
+    clients = [await sign_up(env, f"user{i}") for i in range(8)]
+    hello = "?hello=" + json.dumps({"device": "d"})
+    sockets = await asyncio.gather(*(c.connect("burst", query=hello) for c in clients))
+    welcomes = [await s.recv("welcome") for s in sockets]
+    assert len(asked) == 1  # one question for the whole burst
+    # and every join of the burst got the hub's flag set, not the defaults
+    assert all(w["flags"] == {"version": 1, "values": {"new-composer": False}} for w in welcomes)
+
+
+async def test_a_failed_question_gives_the_burst_defaults_and_the_next_join_asks_again(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.rooms.chat_room import ChatRoom
+    from app.rooms.flags_hub import FlagsHub
+
+    asked: list[str] = []
+    joining: list[object] = []
+    register, register_for_flags = FlagsHub.register, ChatRoom._register_for_flags
+
+    async def counting_joins(self: ChatRoom) -> None:
+        joining.append(self)
+        await register_for_flags(self)
+
+    async def failing_once(self: FlagsHub, room_id: str) -> dict[str, Any]:
+        asked.append(room_id)
+        if len(asked) > 1:
+            return await register(self, room_id)
+        for _ in range(1000):  # the whole burst is waiting for this answer before it fails
+            if len(joining) == 4:
+                raise RuntimeError("hub is down")
+            await asyncio.sleep(0)
+        raise AssertionError("the burst never arrived")
+
+    monkeypatch.setattr(FlagsHub, "register", failing_once)
+    monkeypatch.setattr(ChatRoom, "_register_for_flags", counting_joins)
+    assert (await put(operator(env), "new-composer", {"enabled": False}))[0] == 201
+    clients = [await sign_up(env, f"user{i}") for i in range(4)]
+    hello = "?hello=" + json.dumps({"device": "d"})
+    sockets = await asyncio.gather(*(c.connect("burst", query=hello) for c in clients))
+    welcomes = [await s.recv("welcome") for s in sockets]
+    assert len(asked) == 1 and all(w["flags"]["values"] == {} for w in welcomes)  # defaults
+    late = await (await sign_up(env, "late")).connect("burst", query=hello)
+    assert (await late.recv("welcome"))["flags"]["values"] == {"new-composer": False}
+    assert len(asked) == 2
