@@ -89,7 +89,7 @@ def _join_plot(records: Sequence[Record], path: Path) -> bool:
             ":",
             marker=".",
             color=COLORS.get(server),
-            label=f"{server}: one join, p99",
+            label=f"{server}: one join, p99 (median of rounds)",
         )
     axes.set_xlabel("clients joining one room")
     axes.set_ylabel("seconds")
