@@ -148,17 +148,19 @@ def _join(server: str, round_: int, ready: float, failed: int = 0) -> dict[str, 
     }
 
 
+def _rounds(edgeroom: list[float], raw: list[float]) -> list[dict[str, Any]]:
+    """Join records of rounds 1, 2, ...: edgeroom then raw in each, with these all-ready times."""
+    return [
+        _join(server, number, ready)
+        for number, pair in enumerate(zip(edgeroom, raw, strict=True), start=1)
+        for server, ready in zip(("edgeroom", "raw"), pair, strict=True)
+    ]
+
+
 def test_the_join_target_is_the_median_of_the_rounds_ratios() -> None:
     # Round 2 is one bad minute for edgeroom (3.0x), round 3 one for raw (1.0x): the median,
     # round 1's 1.8x, decides; each ratio pairs runs of the same round.
-    records = [
-        _join("edgeroom", 1, 1.8),
-        _join("raw", 1, 1.0),
-        _join("edgeroom", 2, 2.4),
-        _join("raw", 2, 0.8),
-        _join("edgeroom", 3, 1.5),
-        _join("raw", 3, 1.5),
-    ]
+    records = _rounds(edgeroom=[1.8, 2.4, 1.5], raw=[1.0, 0.8, 1.5])
     join = evaluate_targets(records)[1]
     assert join.met is True
     assert join.measured == (
@@ -171,14 +173,7 @@ def test_the_join_target_is_the_median_of_the_rounds_ratios() -> None:
 
 
 def test_the_join_target_is_missed_when_most_rounds_miss_it() -> None:
-    records = [
-        _join("edgeroom", 1, 2.2),
-        _join("raw", 1, 1.0),
-        _join("edgeroom", 2, 1.0),
-        _join("raw", 2, 1.0),
-        _join("edgeroom", 3, 2.5),
-        _join("raw", 3, 1.0),
-    ]
+    records = _rounds(edgeroom=[2.2, 1.0, 2.5], raw=[1.0, 1.0, 1.0])
     join = evaluate_targets(records)[1]
     assert join.met is False and "(2.2x;" in join.measured
     records[0]["metrics"]["failed"] = 1  # and a client that never got in fails it anyway

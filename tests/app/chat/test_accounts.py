@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app import sessions
 from app.clock import now_ms
 from primitives.env import Env
@@ -131,21 +133,24 @@ async def test_signing_out_forgets_the_session_at_once(chat_env: Env) -> None:
     assert (await ann.call("GET", "/api/me"))[0] == 401
 
 
+async def _made_elsewhere(env: Env, client: Client, **put: Any) -> str:
+    """Store ``client``'s session again as another process would (this one never saw it);
+    ``put`` changes the metadata (``metadata=``) or the TTL. Returns the KV key."""
+    assert client.token is not None
+    key = "session:" + client.token
+    stored = await env.SESSIONS.getWithMetadata(key)
+    sessions._remembered.forget(env, client.token)
+    metadata = put.pop("metadata", stored["metadata"])
+    await env.SESSIONS.put(key, stored["value"], metadata=metadata, **put)
+    return key
+
+
 async def test_a_session_read_from_kv_is_remembered_until_its_expiry(chat_env: Env) -> None:
     ann = await sign_up(chat_env, "ann")
-    assert ann.token is not None
-    key = "session:" + ann.token
-    stored = await chat_env.SESSIONS.getWithMetadata(key)
-    # Made by another process: this one has never seen it, and it ends in 30 s (as its
-    # metadata says; KV keeps a key at least 60 s).
-    sessions._remembered.forget(chat_env, ann.token)
+    # It ends in 30 s, as its metadata says (KV itself keeps a key at least 60 s).
     expires = now_ms(chat_env) // 1000 + 30
-    await chat_env.SESSIONS.put(
-        key,
-        stored["value"],
-        expirationTtl=90,
-        metadata={**stored["metadata"], "expires": expires},
-    )
+    meta = {"name": "ann", "guest": False, "expires": expires}
+    key = await _made_elsewhere(chat_env, ann, metadata=meta, expirationTtl=90)
     assert (await ann.call("GET", "/api/me"))[0] == 200  # read from KV, and remembered
     await chat_env.SESSIONS.delete(key)
     assert (await ann.call("GET", "/api/me"))[0] == 200  # remembered
@@ -155,12 +160,8 @@ async def test_a_session_read_from_kv_is_remembered_until_its_expiry(chat_env: E
 
 async def test_a_session_without_a_known_expiry_is_not_remembered(chat_env: Env) -> None:
     ann = await sign_up(chat_env, "ann")
-    assert ann.token is not None
-    key = "session:" + ann.token
-    stored = await chat_env.SESSIONS.getWithMetadata(key)
-    sessions._remembered.forget(chat_env, ann.token)
-    old_style = {k: v for k, v in stored["metadata"].items() if k != "expires"}
-    await chat_env.SESSIONS.put(key, stored["value"], metadata=old_style)  # made before "expires"
+    old_style = {"name": "ann", "guest": False}  # made before "expires" was kept
+    key = await _made_elsewhere(chat_env, ann, metadata=old_style)
     assert (await ann.call("GET", "/api/me"))[0] == 200
     await chat_env.SESSIONS.delete(key)
     assert (await ann.call("GET", "/api/me"))[0] == 401
