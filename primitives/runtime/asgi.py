@@ -487,13 +487,24 @@ class EdgeroomApp:
         client = response.webSocket
         if response.status != 101 or client is None:
             return response
-        headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in response.headers.raw()
-            if k not in _HOP_BY_HOP
-        ]
+        protocol = response.headers.get("sec-websocket-protocol") or None
+        try:
+            headers = [
+                (k.encode("latin-1"), v.encode("latin-1"))
+                for k, v in response.headers.raw()
+                if k not in _HOP_BY_HOP
+            ]
+            if protocol is not None:
+                protocol.encode("latin-1")
+        except UnicodeEncodeError:
+            # The Worker accepted a socket that no 101 can carry: its end hears 1006.
+            log.error("WebSocket 101 header is not latin-1", extra={"request_id": request_id})
+            result = client._disconnect()
+            if inspect.isawaitable(result):
+                self.wait_until.add(result)
+            return Response.json({"error": "internal error", "request_id": request_id}, status=500)
         headers.append((b"x-request-id", request_id.encode()))
-        return Upgrade(client, headers, response.headers.get("sec-websocket-protocol") or None)
+        return Upgrade(client, headers, protocol)
 
     async def _reject_upgrade(
         self, scope: Scope, send: Send, response: Response, request_id: str

@@ -95,13 +95,17 @@ def _text_frame(text: str) -> bytes:
     last = _last_framed
     if last[0] is text:
         return last[1]
-    try:
-        payload = text.encode()
-    except UnicodeEncodeError:  # a lone surrogate: U+FFFD in its place, as JavaScript encodes it
-        payload = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
-    frame = _frame(_TEXT, payload)
+    frame = _frame(_TEXT, _utf8(text))
     _last_framed = (text, frame)
     return frame
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8; a lone surrogate becomes U+FFFD, as JavaScript encodes it."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 def _accept_key(key: str) -> str:
@@ -413,6 +417,7 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         from .asgi import new_request_id
 
         self._request_id = request_id = new_request_id()
+        answer: Upgrade | Response | None = None
         try:
             if self._scope_filter is not None:
                 scope = await self._scope_filter(scope)
@@ -424,6 +429,8 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         except Exception:
             log.exception("WebSocket upgrade failed", extra={"request_id": request_id})
             if not self._open:
+                if answer is not None and not isinstance(answer, Response):
+                    self._track(answer.client._disconnect())  # accepted, never opened: 1006
                 self._write_http(
                     500,
                     [(b"content-type", b"text/plain; charset=utf-8")],
@@ -435,6 +442,8 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
                 self._after_inbound(self._tell_worker, None)
         finally:
             self._answering = None
+            if not self._open:
+                self._refused = True  # answered, failed or cancelled: nothing more is read
             self._finish_if_idle()
 
     async def _reject(self, response: Response, request_id: str) -> None:
@@ -620,7 +629,7 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
                 conn = self.conn
                 assert conn is not None
                 if isinstance(data, str):
-                    conn.send_text(data.encode())
+                    conn.send_text(_utf8(data))
                 else:
                     conn.send_binary(data)
                 frame = b"".join(conn.data_to_send())
@@ -697,10 +706,17 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         if self._ping_timer is None and self.config.ws_ping_interval and not self._close_sent:
             self._ping_timer = self.loop.call_later(self.config.ws_ping_interval, self._ping)
 
+    def _reading_held(self) -> bool:
+        """Reading is paused (a full write buffer or a pending handler): a pong cannot be read."""
+        return self._write_paused or self._inbound is not None
+
     def _ping(self) -> None:
         self._ping_timer = None
         conn = self.conn
         if self._close_sent or self._lost or conn is None or conn.state is not OPEN:
+            return
+        if self._reading_held():
+            self._schedule_ping()  # no answer could be read: ask again later
             return
         self._ping_payload = os.urandom(4)
         conn.send_ping(self._ping_payload)
@@ -713,6 +729,9 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
     def _no_pong(self) -> None:
         self._pong_timer = None
         if self._close_sent or self._lost:
+            return
+        if self._reading_held():  # the pong may be waiting unread: wait for it longer
+            self._pong_timer = self.loop.call_later(self.config.ws_ping_timeout, self._no_pong)
             return
         self._send_close(_CLOSE_INTERNAL_ERROR, "keepalive ping timeout")
         if self.transport is not None:
@@ -746,7 +765,10 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
             self._close_timer.cancel()
             self._close_timer = None
         if self.transport is not None:
-            self.transport.close()
+            if self.transport.get_write_buffer_size():
+                self.transport.abort()  # the server is stopping: no waiting for a slow reader
+            else:
+                self.transport.close()
 
     async def wait_done(self) -> None:
         """Return once the connection is over and the Worker has taken in everything it sent."""

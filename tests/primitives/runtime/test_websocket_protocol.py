@@ -471,3 +471,67 @@ def _masked_close(code: int) -> bytes:
         + mask
         + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     )
+
+
+# -- what the second review found -------------------------------------------------------------------
+
+_BAD_HEADER_CLOSES: list[tuple[int, str, bool]] = []
+
+
+class _Bad101Header(WorkerEntrypoint):
+    """Accepts, then answers a 101 whose header no HTTP response can carry."""
+
+    async def fetch(self, request: Request) -> Response:
+        client, server = WebSocketPair()
+        server.accept()
+        server.addEventListener(
+            "close", lambda e: _BAD_HEADER_CLOSES.append((e.code, e.reason, e.wasClean))
+        )
+        return Response(None, status=101, web_socket=client, headers={"x-note": "caf\u00e9 \u2615"})
+
+
+async def test_a_101_that_cannot_be_written_is_a_500_and_a_1006_for_the_worker(
+    tmp_path: Path,
+) -> None:
+    _BAD_HEADER_CLOSES.clear()
+    app = create_app(ECHO_CONFIG, data_dir=tmp_path, entrypoint=_Bad101Header)
+    protocol, transport, _ = _connected(app)
+    protocol.data_received(_request())
+    assert protocol._answering is not None
+    await protocol._answering
+    assert transport.written.startswith(b"HTTP/1.1 500 ") and transport.closed
+    for _ in range(100):
+        if _BAD_HEADER_CLOSES:
+            break
+        await asyncio.sleep(0)
+    assert _BAD_HEADER_CLOSES == [
+        (1006, "WebSocket disconnected without sending Close frame.", False)
+    ]
+    protocol.connection_lost(None)
+
+
+async def test_a_lone_surrogate_goes_out_as_u_fffd_compressed_too(tmp_path: Path) -> None:
+    app = create_app(ECHO_CONFIG, data_dir=tmp_path, entrypoint=_ClosesWith)
+    with serve_in_thread(app, ws_per_message_deflate=True) as base:
+        async with connect("ws" + base.removeprefix("http") + "/ws") as ws:
+            assert ws.response is not None
+            assert "permessage-deflate" in ws.response.headers["sec-websocket-extensions"]
+            await ws.send("surrogate")
+            assert await ws.recv() == "a\ufffdb"
+
+
+async def test_no_keepalive_timeout_while_reading_is_held(tmp_path: Path) -> None:
+    protocol, transport, _ = await _opened(tmp_path)
+    protocol.pause_writing()  # the client does not read: neither do we, so no pong can be seen
+    protocol._ping()
+    assert transport.written == b"" and protocol._ping_timer is not None  # asked again later
+    protocol.resume_writing()
+    protocol._ping()
+    assert _parse_frame(transport.written).opcode is Opcode.PING
+    protocol.pause_writing()  # the pong may now be waiting unread
+    protocol._no_pong()
+    assert not transport.closed and protocol._pong_timer is not None  # waited for longer
+    protocol.resume_writing()
+    protocol._no_pong()  # reading again and still no pong: the keepalive fails
+    assert transport.aborted
+    protocol.connection_lost(None)
