@@ -18,7 +18,7 @@ class PerBinding(Generic[T]):
     """Values kept per binding object (per env), never shared between two envs.
 
     Weak keys where the binding allows it (a closed env's entries go with it); otherwise the
-    binding's id (Pyodide proxies), which is stable for an isolate's one env.
+    JavaScript object's id of a Pyodide proxy (``js_id``), else ``id()``.
     """
 
     def __init__(self) -> None:
@@ -29,13 +29,20 @@ class PerBinding(Generic[T]):
         try:
             return self._weak.get(binding)
         except TypeError:
-            return self._by_id.get(id(binding))
+            return self._by_id.get(_stable_id(binding))
 
     def set(self, binding: Any, value: T) -> None:
         try:
             self._weak[binding] = value
         except TypeError:
-            self._by_id[id(binding)] = value
+            self._by_id[_stable_id(binding)] = value
+
+
+def _stable_id(binding: Any) -> int:
+    """An id that stays the same for one binding: Pyodide may hand out a new proxy for each
+    ``env.X`` access (so ``id()`` differs), but its ``js_id`` names the JavaScript object."""
+    js_id = getattr(binding, "js_id", None)
+    return js_id if isinstance(js_id, int) else id(binding)
 
 
 class KnownFacts:

@@ -57,10 +57,18 @@ class Session:
 
 
 class _Remembered:
-    """Per ``SESSIONS`` binding: token -> (session, remembered until, in ms), least recent first."""
+    """Per ``SESSIONS`` binding: token -> (session, remembered until, in ms), least recent first.
+
+    Each sign-out here moves the binding's generation on; a session read from KV is remembered
+    only if no sign-out happened while it was being read (that read may predate the delete).
+    """
 
     def __init__(self) -> None:
         self._caches: PerBinding[OrderedDict[str, tuple[Session, int]]] = PerBinding()
+        self._generations: PerBinding[int] = PerBinding()
+
+    def generation(self, env: Any) -> int:
+        return self._generations.get(env.SESSIONS) or 0
 
     def _cache(self, binding: Any) -> OrderedDict[str, tuple[Session, int]]:
         cache = self._caches.get(binding)
@@ -71,8 +79,10 @@ class _Remembered:
 
     def get(self, env: Any, token: str) -> Session | None:
         cache = self._caches.get(env.SESSIONS)
-        found = cache.get(token) if cache is not None else None
-        if found is None or cache is None:
+        if cache is None:
+            return None
+        found = cache.get(token)
+        if found is None:
             return None
         session, until = found
         if now_ms(env) >= until:
@@ -81,7 +91,12 @@ class _Remembered:
         cache.move_to_end(token)
         return session
 
-    def put(self, env: Any, session: Session, expires_ms: int | None) -> None:
+    def put(
+        self, env: Any, session: Session, expires_ms: int | None, read_at: int | None = None
+    ) -> None:
+        """Remember ``session``; ``read_at``: the generation when its KV read began."""
+        if read_at is not None and read_at != self.generation(env):
+            return  # signed out somewhere in this isolate meanwhile: the read may be stale
         until = now_ms(env) + CACHE_SECONDS * 1000
         if expires_ms is not None:
             until = min(until, expires_ms)
@@ -92,6 +107,7 @@ class _Remembered:
             cache.popitem(last=False)
 
     def forget(self, env: Any, token: str) -> None:
+        self._generations.set(env.SESSIONS, self.generation(env) + 1)
         cache = self._caches.get(env.SESSIONS)
         if cache is not None:
             cache.pop(token, None)
@@ -133,6 +149,7 @@ async def session_from_request(env: Any, request: Request) -> Session | None:
     remembered = _remembered.get(env, token)
     if remembered is not None:
         return remembered
+    read_at = _remembered.generation(env)
     found = await env.SESSIONS.getWithMetadata(_KEY_PREFIX + token)
     if found["value"] is None or not isinstance(found["metadata"], dict):
         return None
@@ -140,7 +157,7 @@ async def session_from_request(env: Any, request: Request) -> Session | None:
     session = Session(token, found["value"], str(meta.get("name", "")), bool(meta.get("guest")))
     expires = meta.get("expires")
     if isinstance(expires, int) and not isinstance(expires, bool):
-        _remembered.put(env, session, expires * 1000)
+        _remembered.put(env, session, expires * 1000, read_at)
     # A session from before "expires" was kept in its metadata is not remembered: its expiry is
     # unknown here, and a remembered session must never outlive it.
     return session
@@ -155,4 +172,7 @@ async def require_session(env: Any, request: Request) -> Session:
 
 async def delete_session(env: Any, token: str) -> None:
     _remembered.forget(env, token)
-    await env.SESSIONS.delete(_KEY_PREFIX + token)
+    try:
+        await env.SESSIONS.delete(_KEY_PREFIX + token)
+    finally:
+        _remembered.forget(env, token)  # a read that began during the delete is not kept either

@@ -19,6 +19,23 @@ def test_per_binding_keeps_values_apart() -> None:
     assert cache.get(unhashable_proxy) == 2
 
 
+class JsProxy:
+    """Like Pyodide's proxy of a JavaScript object: no weak reference, and each ``env.X``
+    access may make a new one; ``js_id`` names the JavaScript object behind it."""
+
+    __slots__ = ("js_id",)
+
+    def __init__(self, js_id: int) -> None:
+        self.js_id = js_id
+
+
+def test_proxies_of_one_javascript_object_share_their_values() -> None:
+    cache: PerBinding[str] = PerBinding()
+    cache.set(JsProxy(7), "sessions")
+    assert cache.get(JsProxy(7)) == "sessions"  # a new proxy of the same object
+    assert cache.get(JsProxy(8)) is None
+
+
 def test_known_facts_are_per_binding_and_bounded() -> None:
     known = KnownFacts(max_facts=3)
     db, other_db = Binding(), Binding()

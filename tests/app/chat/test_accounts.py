@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+import pytest
 
 from app import sessions
 from app.clock import now_ms
@@ -165,3 +168,29 @@ async def test_a_session_without_a_known_expiry_is_not_remembered(chat_env: Env)
     assert (await ann.call("GET", "/api/me"))[0] == 200
     await chat_env.SESSIONS.delete(key)
     assert (await ann.call("GET", "/api/me"))[0] == 401
+
+
+async def test_a_read_that_began_before_a_sign_out_is_not_remembered(
+    chat_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann = await sign_up(chat_env, "ann")
+    key = await _made_elsewhere(chat_env, ann)  # not remembered here: /api/me reads KV
+    sessions_kv = chat_env.SESSIONS
+    read = sessions_kv.getWithMetadata
+    reading, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow_read(name: str, **options: Any) -> Any:
+        found = await read(name, **options)  # the session, as it was when the read began
+        reading.set()
+        await finish.wait()
+        return found
+
+    monkeypatch.setattr(sessions_kv, "getWithMetadata", slow_read)
+    early = asyncio.ensure_future(ann.call("GET", "/api/me"))
+    await reading.wait()
+    monkeypatch.setattr(sessions_kv, "getWithMetadata", read)
+    assert (await ann.call("POST", "/api/auth/logout"))[0] == 204  # while that read is out
+    finish.set()
+    assert (await early)[0] == 200  # it began before the sign-out
+    assert await sessions_kv.get(key) is None
+    assert (await ann.call("GET", "/api/me"))[0] == 401  # and was not remembered
