@@ -103,7 +103,7 @@ class ChatRoom(DurableObject):
         # Feature flags (docs/flags.md): pushed by FlagsHub once this room has registered.
         self.flags = Snapshot()
         self._flags_registered = False
-        self._flags_asking: asyncio.Future[None] | None = None  # a register() in flight
+        self._flags_asking: asyncio.Future[bool] | None = None  # a register() in flight
         self.ctx.blockConcurrencyWhile(self._load)
 
     # -- loading ---------------------------------------------------------------------------------
@@ -485,24 +485,30 @@ class ChatRoom(DurableObject):
         """Once per wake: ask FlagsHub for pushes (the answer is the current flag set).
 
         Joins that come while the question is out wait for its answer instead of asking again
-        (a room woken by a burst of joins asks once, not once per join).
+        (a room woken by a burst of joins asks once, not once per join). If the asker is
+        cancelled before the answer, a waiter asks again.
         """
-        if self._flags_registered:
-            return
-        asking = self._flags_asking
-        if asking is not None:
-            await asyncio.shield(asking)  # defaults apply if it failed, as for the asker
-            return
+        while not self._flags_registered:
+            asking = self._flags_asking
+            if asking is None:
+                await self._ask_flags_hub()
+                return
+            if await asyncio.shield(asking):  # answered (defaults apply if it failed)
+                return
+
+    async def _ask_flags_hub(self) -> None:
         self._flags_asking = asyncio.get_running_loop().create_future()
+        answered = False
         try:
             hub = self.env.FLAGS_HUB.getByName(HUB_NAME)
             self._apply_flags(await hub.register(self.ctx.id.toString()))
-            self._flags_registered = True
+            self._flags_registered = answered = True
         except Exception:  # flags are not worth refusing a connection for: defaults apply
             log.warning("flags hub unreachable", extra={"room": self.room}, exc_info=True)
+            answered = True
         finally:
-            answered, self._flags_asking = self._flags_asking, None
-            answered.set_result(None)
+            asking, self._flags_asking = self._flags_asking, None
+            asking.set_result(answered)  # False: cancelled, so the waiters ask themselves
 
     def _apply_flags(self, data: Any) -> bool:
         snapshot = Snapshot.from_json(data)

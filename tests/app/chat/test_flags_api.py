@@ -399,3 +399,45 @@ async def test_a_failed_question_gives_the_burst_defaults_and_the_next_join_asks
     late = await (await sign_up(env, "late")).connect("burst", query=hello)
     assert (await late.recv("welcome"))["flags"]["values"] == {"new-composer": False}
     assert len(asked) == 2
+
+
+async def test_when_the_asker_is_cancelled_a_waiting_join_asks_again(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.rooms.chat_room import ChatRoom
+    from app.rooms.flags_hub import FlagsHub
+
+    asked: list[str] = []
+    joining: list[asyncio.Task[Any] | None] = []
+    register, register_for_flags = FlagsHub.register, ChatRoom._register_for_flags
+    never = asyncio.get_running_loop().create_future()  # the first answer never comes
+
+    async def counting_joins(self: ChatRoom) -> None:
+        joining.append(asyncio.current_task())
+        await register_for_flags(self)
+
+    async def first_hangs(self: FlagsHub, room_id: str) -> dict[str, Any]:
+        asked.append(room_id)
+        if len(asked) == 1:
+            await never
+        return await register(self, room_id)
+
+    monkeypatch.setattr(FlagsHub, "register", first_hangs)
+    monkeypatch.setattr(ChatRoom, "_register_for_flags", counting_joins)
+    assert (await put(operator(env), "new-composer", {"enabled": False}))[0] == 201
+    clients = [await sign_up(env, f"user{i}") for i in range(3)]
+    hello = "?hello=" + json.dumps({"device": "d"})
+    joins = [asyncio.ensure_future(c.connect("burst", query=hello)) for c in clients]
+    for _ in range(1000):  # until the whole burst waits for the first question
+        if len(joining) == 3:
+            break
+        await asyncio.sleep(0)
+    asker = joining[0]
+    assert asker is not None and len(asked) == 1
+    asker.cancel()  # say its request was cancelled while the question was out
+    done = await asyncio.gather(*joins, return_exceptions=True)
+    assert sum(isinstance(d, asyncio.CancelledError) for d in done) == 1
+    sockets = [d for d in done if not isinstance(d, BaseException)]
+    welcomes = [await s.recv("welcome") for s in sockets]
+    assert len(welcomes) == 2 and len(asked) == 2  # a waiter asked again, once
+    assert all(w["flags"]["values"] == {"new-composer": False} for w in welcomes)
