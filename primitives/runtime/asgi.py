@@ -17,7 +17,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol as TypingProtocol
@@ -89,6 +89,16 @@ class Upgrade:
 
 class _ClientGone(Exception):
     """The HTTP client disconnected while its request body was being read."""
+
+
+def encode_headers(response: Response, leave_out: Collection[str]) -> list[tuple[bytes, bytes]]:
+    """``response``'s headers as ASGI and HTTP want them, but those in ``leave_out``
+    (``UnicodeEncodeError`` when one is not Latin-1)."""
+    return [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in response.headers.raw()
+        if k not in leave_out
+    ]
 
 
 def new_request_id() -> str:
@@ -349,11 +359,9 @@ class EdgeroomApp:
         self, send: Send, response: Response, request_id: str, *, head: bool
     ) -> None:
         try:
-            headers = [
-                (k.encode("latin-1"), v.encode("latin-1"))
-                for k, v in response.headers.raw()
-                if k not in ("content-length", "transfer-encoding", "x-request-id")
-            ]
+            headers = encode_headers(
+                response, ("content-length", "transfer-encoding", "x-request-id")
+            )
         except UnicodeEncodeError:
             log.error("response header is not latin-1", extra={"request_id": request_id})
             await self._send_plain(
@@ -489,11 +497,7 @@ class EdgeroomApp:
             return response
         protocol = response.headers.get("sec-websocket-protocol") or None
         try:
-            headers = [
-                (k.encode("latin-1"), v.encode("latin-1"))
-                for k, v in response.headers.raw()
-                if k not in _HOP_BY_HOP
-            ]
+            headers = encode_headers(response, _HOP_BY_HOP)
             if protocol is not None:
                 protocol.encode("latin-1")
         except UnicodeEncodeError:
@@ -513,11 +517,7 @@ class EdgeroomApp:
             await send({"type": "websocket.close", "code": 1008})
             return
         body = await response.bytes() if response.body is not None else b""
-        headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in response.headers.raw()
-            if k not in ("content-length", "transfer-encoding")
-        ]
+        headers = encode_headers(response, ("content-length", "transfer-encoding"))
         headers += [
             (b"content-length", str(len(body)).encode()),
             (b"x-request-id", request_id.encode()),

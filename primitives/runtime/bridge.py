@@ -24,7 +24,14 @@ from typing import Any
 
 from ..websocket import CloseEvent, ErrorEvent, MessageEvent, WebSocket
 
-__all__ = ["CLOSE_GOING_AWAY", "CLOSE_SLOW_CONSUMER", "SocketBridge", "await_handler"]
+__all__ = [
+    "ABNORMAL_CLOSE_CODES",
+    "CLOSE_GOING_AWAY",
+    "CLOSE_INTERNAL_ERROR",
+    "CLOSE_SLOW_CONSUMER",
+    "SocketBridge",
+    "await_handler",
+]
 
 log = logging.getLogger("edgeroom.runtime")
 
@@ -32,7 +39,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SLOW_CONSUMER = 1013
 #: Close codes that never travel in a close frame; they say the connection ended abnormally.
-_ABNORMAL = frozenset({1005, 1006, 1015})
+ABNORMAL_CLOSE_CODES = frozenset({1005, 1006, 1015})
 
 ASGIReceive = Any
 ASGISend = Any
@@ -189,7 +196,9 @@ class SocketBridge:
                     await self._await(self._tell_worker(None))
                 else:
                     await self._await(
-                        self._tell_worker(CloseEvent(code, reason, code not in _ABNORMAL))
+                        self._tell_worker(
+                            CloseEvent(code, reason, code not in ABNORMAL_CLOSE_CODES)
+                        )
                     )
                 return
 
@@ -218,7 +227,7 @@ class SocketBridge:
                 if not sent:
                     return
             else:
-                code = 1000 if event.code in _ABNORMAL else event.code
+                code = 1000 if event.code in ABNORMAL_CLOSE_CODES else event.code
                 await self._send_safely(
                     {"type": "websocket.close", "code": code, "reason": event.reason}
                 )

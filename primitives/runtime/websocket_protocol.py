@@ -42,7 +42,7 @@ import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.datastructures import Headers as WSHeaders
 from websockets.exceptions import ProtocolError
@@ -54,10 +54,14 @@ from websockets.server import ServerProtocol
 
 from ..http import Response
 from ..websocket import CloseEvent, ErrorEvent, MessageEvent, WebSocket
-from .bridge import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, await_handler
-
-if TYPE_CHECKING:
-    from .asgi import EdgeroomApp, Upgrade
+from .asgi import EdgeroomApp, Upgrade, encode_headers, new_request_id
+from .bridge import (
+    ABNORMAL_CLOSE_CODES,
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_SLOW_CONSUMER,
+    await_handler,
+)
 
 __all__ = ["WorkerWebSocketProtocol", "MAX_HANDSHAKE_BYTES"]
 
@@ -67,10 +71,7 @@ _frames_log = logging.getLogger("edgeroom.websocket")
 #: The upgrade request uvicorn hands over (request line and headers) may be at most this long.
 MAX_HANDSHAKE_BYTES = 64 * 1024
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_CLOSE_INTERNAL_ERROR = 1011
 _CLOSE_SERVICE_RESTART = 1012
-#: Close codes that never travel in a close frame (the Worker hears them as "not clean").
-_ABNORMAL = frozenset({1005, 1006, 1015})
 #: Seconds to wait for the client's answer to our close frame before dropping the connection.
 CLOSE_TIMEOUT = 10.0
 _TEXT, _BINARY = 0x81, 0x82  # FIN + opcode: a whole, unmasked, uncompressed server frame
@@ -288,8 +289,7 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         self._stop_timers()
         if self._open:
             self._after_inbound(self._tell_worker, None)
-        elif self._answering is not None and not self._answering.done():
-            pass  # the answer task sees the transport closed and tells the Worker itself
+        # (still answering: _accept sees the connection gone and tells the Worker itself)
         self._finish_if_idle()
 
     # -- the handshake -------------------------------------------------------------------------------
@@ -384,8 +384,8 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         # parsed by a new one, open from the start, with the extensions agreed on.
         framing = ServerProtocol(state=OPEN, max_size=self.config.ws_max_size, logger=_frames_log)
         framing.extensions = conn.extensions
-        self.conn = conn = framing
-        self._compressed = bool(conn.extensions)
+        self.conn = framing
+        self._compressed = bool(framing.extensions)
         return [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in response.headers.raw_items()
@@ -414,8 +414,6 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         self, scope: dict[str, Any], accept_headers: list[tuple[bytes, bytes]]
     ) -> None:
         """Ask the Worker; write its 101 (and open) or its refusal."""
-        from .asgi import new_request_id
-
         self._request_id = request_id = new_request_id()
         answer: Upgrade | Response | None = None
         try:
@@ -448,11 +446,7 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
 
     async def _reject(self, response: Response, request_id: str) -> None:
         body = await response.bytes() if response.body is not None else b""
-        headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in response.headers.raw()
-            if k not in ("content-length", "transfer-encoding", "connection")
-        ]
+        headers = encode_headers(response, ("content-length", "transfer-encoding", "connection"))
         headers.append((b"x-request-id", request_id.encode()))
         self._write_http(response.status, headers, body)
 
@@ -464,7 +458,6 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
             self._client = client
             self._open = True
             self._track(self._tell_worker(None))
-            self._finish_if_idle()
             return
         headers = [*self.server_state.default_headers, *accept_headers, *answer.headers]
         if answer.subprotocol:
@@ -651,9 +644,10 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
             else:
                 transport.write(frame)
         elif isinstance(event, CloseEvent):
-            self._send_close(1000 if event.code in _ABNORMAL else event.code, event.reason)
+            code = 1000 if event.code in ABNORMAL_CLOSE_CODES else event.code
+            self._send_close(code, event.reason)
         else:
-            self._send_close(_CLOSE_INTERNAL_ERROR, "internal error")
+            self._send_close(CLOSE_INTERNAL_ERROR, "internal error")
 
     def _send_close(self, code: int, reason: str) -> None:
         conn = self.conn
@@ -733,7 +727,7 @@ class WorkerWebSocketProtocol(asyncio.Protocol):
         if self._reading_held():  # the pong may be waiting unread: wait for it longer
             self._pong_timer = self.loop.call_later(self.config.ws_ping_timeout, self._no_pong)
             return
-        self._send_close(_CLOSE_INTERNAL_ERROR, "keepalive ping timeout")
+        self._send_close(CLOSE_INTERNAL_ERROR, "keepalive ping timeout")
         if self.transport is not None:
             self.transport.abort()
         self._after_inbound(self._tell_worker, None)
