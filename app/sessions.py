@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app._runtime import Request
@@ -56,61 +56,66 @@ class Session:
         return {"id": self.user_id, "name": self.name, "guest": self.guest}
 
 
-class _Remembered:
-    """Per ``SESSIONS`` binding: token -> (session, remembered until, in ms), least recent first.
+@dataclass
+class _Memory:
+    """One ``SESSIONS`` binding's remembered sessions: token -> (session, until ms), least
+    recent first; ``generation`` moves on at each sign-out here."""
 
-    Each sign-out here moves the binding's generation on; a session read from KV is remembered
-    only if no sign-out happened while it was being read (that read may predate the delete).
+    sessions: OrderedDict[str, tuple[Session, int]] = field(default_factory=OrderedDict)
+    generation: int = 0
+
+
+class _Remembered:
+    """Sessions an isolate made or read, per ``SESSIONS`` binding.
+
+    A session read from KV is remembered only if no sign-out happened here while it was being
+    read (that read may predate the delete).
     """
 
     def __init__(self) -> None:
-        self._caches: PerBinding[OrderedDict[str, tuple[Session, int]]] = PerBinding()
-        self._generations: PerBinding[int] = PerBinding()
+        self._memories: PerBinding[_Memory] = PerBinding()
+
+    def _memory(self, env: Any) -> _Memory:
+        memory = self._memories.get(env.SESSIONS)
+        if memory is None:
+            memory = _Memory()
+            self._memories.set(env.SESSIONS, memory)
+        return memory
 
     def generation(self, env: Any) -> int:
-        return self._generations.get(env.SESSIONS) or 0
-
-    def _cache(self, binding: Any) -> OrderedDict[str, tuple[Session, int]]:
-        cache = self._caches.get(binding)
-        if cache is None:
-            cache = OrderedDict()
-            self._caches.set(binding, cache)
-        return cache
+        return self._memory(env).generation
 
     def get(self, env: Any, token: str) -> Session | None:
-        cache = self._caches.get(env.SESSIONS)
-        if cache is None:
-            return None
-        found = cache.get(token)
+        sessions = self._memory(env).sessions
+        found = sessions.get(token)
         if found is None:
             return None
         session, until = found
         if now_ms(env) >= until:
-            del cache[token]
+            del sessions[token]
             return None
-        cache.move_to_end(token)
+        sessions.move_to_end(token)
         return session
 
     def put(
         self, env: Any, session: Session, expires_ms: int | None, read_at: int | None = None
     ) -> None:
         """Remember ``session``; ``read_at``: the generation when its KV read began."""
-        if read_at is not None and read_at != self.generation(env):
+        memory = self._memory(env)
+        if read_at is not None and read_at != memory.generation:
             return  # signed out somewhere in this isolate meanwhile: the read may be stale
         until = now_ms(env) + CACHE_SECONDS * 1000
         if expires_ms is not None:
             until = min(until, expires_ms)
-        cache = self._cache(env.SESSIONS)
-        cache[session.token] = (session, until)
-        cache.move_to_end(session.token)
-        while len(cache) > CACHE_ENTRIES:
-            cache.popitem(last=False)
+        memory.sessions[session.token] = (session, until)
+        memory.sessions.move_to_end(session.token)
+        while len(memory.sessions) > CACHE_ENTRIES:
+            memory.sessions.popitem(last=False)
 
     def forget(self, env: Any, token: str) -> None:
-        self._generations.set(env.SESSIONS, self.generation(env) + 1)
-        cache = self._caches.get(env.SESSIONS)
-        if cache is not None:
-            cache.pop(token, None)
+        memory = self._memory(env)
+        memory.generation += 1
+        memory.sessions.pop(token, None)
 
 
 _remembered = _Remembered()
