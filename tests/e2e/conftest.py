@@ -17,9 +17,15 @@ def echo_app(tmp_path: Path):  # type: ignore[no-untyped-def]
     return create_app(ECHO_CONFIG, data_dir=tmp_path / "data", max_body_bytes=64 * 1024 * 1024)
 
 
+@pytest.fixture
+def echo_url(echo_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with serve_in_thread(echo_app) as url:
+        yield url
+
+
 @pytest.fixture(params=["direct", "asgi"])
-def echo_url(echo_app, request: pytest.FixtureRequest) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The echo Worker on uvicorn: WebSockets straight to the Worker (``edgeroom serve``'s
-    way), and through ASGI (any other ASGI server's way)."""
+def echo_ws_url(echo_app, request: pytest.FixtureRequest) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The echo Worker on uvicorn, for WebSocket tests: straight to the Worker (``edgeroom
+    serve``'s way), and through ASGI (any other ASGI server's way)."""
     with serve_in_thread(echo_app, direct_websockets=request.param == "direct") as url:
         yield url

@@ -27,24 +27,24 @@ def ws_url(http_url: str, path: str) -> str:
     return "ws" + http_url.removeprefix("http") + path
 
 
-async def test_echo_text_and_binary(echo_url: str) -> None:
-    async with connect(ws_url(echo_url, "/ws")) as ws:
+async def test_echo_text_and_binary(echo_ws_url: str) -> None:
+    async with connect(ws_url(echo_ws_url, "/ws")) as ws:
         await ws.send("hello")
         assert await ws.recv() == "hello"
         await ws.send(b"\x00\x01\xff")
         assert await ws.recv() == b"\x00\x01\xff"
 
 
-async def test_messages_arrive_in_order(echo_url: str) -> None:
-    async with connect(ws_url(echo_url, "/ws?burst=500")) as ws:
+async def test_messages_arrive_in_order(echo_ws_url: str) -> None:
+    async with connect(ws_url(echo_ws_url, "/ws?burst=500")) as ws:
         await ws.send("burst")
         received = [await ws.recv() for _ in range(500)]
     assert received == [f"msg {i}" for i in range(500)]
 
 
-async def test_frames_keep_their_order_when_the_transport_pushes_back(echo_url: str) -> None:
+async def test_frames_keep_their_order_when_the_transport_pushes_back(echo_ws_url: str) -> None:
     """Written in place until the socket is full, then queued: one order all the same."""
-    async with connect(ws_url(echo_url, "/ws?burst=12000&size=1024"), max_queue=1) as ws:
+    async with connect(ws_url(echo_ws_url, "/ws?burst=12000&size=1024"), max_queue=1) as ws:
         await ws.send("burst")
         await asyncio.sleep(0.2)  # let the burst fill the socket buffers before reading
         received = [str(await ws.recv())[:12].rstrip(".") for _ in range(12000)]
@@ -69,8 +69,8 @@ async def test_compression_is_off_unless_asked_for(tmp_path: Path) -> None:
             assert await ws.recv() == "hello" * 100
 
 
-async def test_ping_is_answered_with_pong(echo_url: str) -> None:
-    async with connect(ws_url(echo_url, "/ws")) as ws:
+async def test_ping_is_answered_with_pong(echo_ws_url: str) -> None:
+    async with connect(ws_url(echo_ws_url, "/ws")) as ws:
         latency = await asyncio.wait_for(await ws.ping(b"are you there"), timeout=5)
     assert latency >= 0
 
@@ -109,8 +109,8 @@ async def test_client_that_does_not_read_is_closed_with_1013(
             assert (await http.get(f"{url}/hello")).status_code == 200
 
 
-async def test_server_close_code_and_reason_reach_the_client(echo_url: str) -> None:
-    async with connect(ws_url(echo_url, "/ws?code=4000&reason=done+here")) as ws:
+async def test_server_close_code_and_reason_reach_the_client(echo_ws_url: str) -> None:
+    async with connect(ws_url(echo_ws_url, "/ws?code=4000&reason=done+here")) as ws:
         await ws.send("close-me")
         with pytest.raises(ConnectionClosed) as info:
             await ws.recv()
@@ -118,10 +118,10 @@ async def test_server_close_code_and_reason_reach_the_client(echo_url: str) -> N
     assert (info.value.rcvd.code, info.value.rcvd.reason) == (4000, "done here")
 
 
-async def test_client_close_code_reaches_the_worker(echo_app, echo_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_client_close_code_reaches_the_worker(echo_app, echo_ws_url: str) -> None:  # type: ignore[no-untyped-def]
     close_events = sys.modules[echo_app.entrypoint.__module__].CLOSE_EVENTS
     close_events.clear()
-    async with connect(ws_url(echo_url, "/ws")) as ws:
+    async with connect(ws_url(echo_ws_url, "/ws")) as ws:
         await ws.send("x")
         await ws.recv()
         await ws.close(4321, "client leaving")
@@ -132,9 +132,9 @@ async def test_client_close_code_reaches_the_worker(echo_app, echo_url: str) -> 
     assert close_events == [(4321, "client leaving", True)]
 
 
-async def test_upgrade_refused_by_the_worker_is_a_plain_http_response(echo_url: str) -> None:
+async def test_upgrade_refused_by_the_worker_is_a_plain_http_response(echo_ws_url: str) -> None:
     with pytest.raises(InvalidStatus) as info:
-        async with connect(ws_url(echo_url, "/ws/reject")):
+        async with connect(ws_url(echo_ws_url, "/ws/reject")):
             pass
     assert info.value.response.status_code == 401
     assert info.value.response.body == b"no entry"
@@ -152,8 +152,8 @@ async def test_oversized_frame_closes_with_1009(tmp_path: Path) -> None:
             assert (await http.get(f"{url}/hello")).status_code == 200
 
 
-async def test_invalid_utf8_text_frame_closes_with_1007(echo_url: str) -> None:
-    async with connect(ws_url(echo_url, "/ws")) as ws:
+async def test_invalid_utf8_text_frame_closes_with_1007(echo_ws_url: str) -> None:
+    async with connect(ws_url(echo_ws_url, "/ws")) as ws:
         # The sans-I/O protocol sends a text frame's bytes as given, skipping the client's UTF-8 check.
         ws.protocol.send_text(b"\xff\xfe")
         ws.send_data()
